@@ -1,0 +1,303 @@
+"""Experiment configuration: pydantic models for every stage, loaded from YAML.
+
+One YAML file describes a whole experiment (data, features, labels, split, scaling,
+models, policy, backtest, tracking, report). Unknown keys are errors that name their
+path and suggest the closest valid key (`data.sourse` -> did you mean `source`?); a wrong
+type names the field and the expected type. Components are chosen by registry name
+(`type: lstm`), never by import path. CLI overrides (`data.source=sample:sp500_1d`) go
+through the same validation.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from edgelab.errors import ConfigError, did_you_mean
+
+
+class StrictModel(BaseModel):
+    """Base of every config section: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(StrictModel):
+    """Where bars come from. `source` is a source spec: `sample:NAME`, `synthetic:k=v,...`,
+    a file path, or `cache:EXCHANGE/SYMBOL/INTERVAL`."""
+
+    source: str = "sample:eurusd_1h"
+    symbols: list[str] | None = Field(None, description="subset of the source's assets")
+    interval: str | None = Field(None, description="resample to this coarser interval")
+    start: datetime | None = None
+    end: datetime | None = None
+    policy: Literal["strict", "repair"] = "repair"
+    calendar: Literal["auto", "crypto", "equity", "fx"] = "auto"
+    data_dir: str | None = None
+
+    @model_validator(mode="after")
+    def _span(self) -> DataConfig:
+        if self.start is not None and self.end is not None and self.start >= self.end:
+            raise ValueError(f"start {self.start} must be before end {self.end}")
+        return self
+
+
+class FeaturesConfig(StrictModel):
+    """A named feature set (`edgelab features list`) and its parameters."""
+
+    set: str = "core13"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class LabelsConfig(StrictModel):
+    """What the models predict. `horizon` is in bars; barrier labels look ahead at most
+    `max_horizon` bars."""
+
+    kind: Literal["direction", "forward_return", "barrier"] = "direction"
+    horizon: int = Field(1, ge=1)
+    classes: Literal[2, 3] = 2
+    dead_band: float = Field(0.0, ge=0.0)
+    dead_band_unit: Literal["fraction", "atr"] = "fraction"
+    return_kind: Literal["simple", "log"] = "simple"
+    tp_atr: float = Field(1.5, gt=0.0)
+    sl_atr: float = Field(1.0, gt=0.0)
+    atr_window: int = Field(14, ge=1)
+    max_horizon: int = Field(24, ge=1)
+    heikin_ashi: bool = False
+
+    @property
+    def lookahead(self) -> int:
+        """How many bars past its row a label may look: what splits must leave as a gap."""
+        return self.max_horizon if self.kind == "barrier" else self.horizon
+
+
+class SplitConfig(StrictModel):
+    """Chronological train / validation / test split.
+
+    `test` is the start of the test span: a fraction of the data (0.2 = last 20%) or a
+    date. `val` is a fraction of the pre-test span (default its last 10%) or a date.
+    `gap` (bars) separates the spans; default and minimum: the labels' look-ahead.
+    """
+
+    test: float | datetime = 0.2
+    val: float | datetime = 0.1
+    train_start: datetime | None = None
+    gap: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> SplitConfig:
+        for name in ("test", "val"):
+            value = getattr(self, name)
+            if isinstance(value, float) and not 0.0 < value < 1.0:
+                raise ValueError(f"{name} as a fraction must be between 0 and 1, got {value}")
+        if isinstance(self.test, datetime) and isinstance(self.val, datetime) and self.val >= self.test:
+            raise ValueError(f"val start {self.val} must be before test start {self.test}")
+        if self.train_start is not None:
+            for name in ("val", "test"):
+                value = getattr(self, name)
+                if isinstance(value, datetime) and value <= self.train_start:
+                    raise ValueError(
+                        f"{name} start {value} must be after train_start {self.train_start}"
+                    )
+        return self
+
+
+class ScalingConfig(StrictModel):
+    """Feature scaling fitted on the training window only; its state is saved as JSON."""
+
+    method: Literal["standard", "robust", "none"] = "standard"
+
+
+class ModelConfig(StrictModel):
+    """One model on the leaderboard: a display `name`, a registry `type`, its params."""
+
+    name: str
+    type: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    window: int | None = Field(None, ge=1, description="sequence length for sequence models")
+
+
+class PolicyConfig(StrictModel):
+    """How predictions become positions (registry name and params)."""
+
+    kind: str = "long_short_threshold"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class CostsConfig(StrictModel):
+    """Trading costs, never zero by default. Spread applies when bars have no bid/ask."""
+
+    fee_bps: float = Field(10.0, ge=0.0)
+    slippage_bps: float = Field(2.0, ge=0.0)
+    spread_bps: float = Field(2.0, ge=0.0)
+    use_bid_ask: bool = True
+
+
+class BacktestConfig(StrictModel):
+    costs: CostsConfig = Field(default_factory=CostsConfig)
+    calendar: Literal["auto", "crypto", "equity", "fx"] = "auto"
+    weights: dict[str, float] | None = None
+
+
+class TrackingConfig(StrictModel):
+    mlflow: bool = False
+    mlflow_uri: str | None = None
+    runs_dir: str = "runs"
+
+
+class ReportConfig(StrictModel):
+    html: bool = True
+    plots: bool = True
+
+
+class ExperimentConfig(StrictModel):
+    """A whole experiment; `edgelab run CONFIG` executes it into a run folder."""
+
+    name: str = "default"
+    seed: int = 42
+    data: DataConfig = Field(default_factory=DataConfig)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    labels: LabelsConfig = Field(default_factory=LabelsConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    scaling: ScalingConfig = Field(default_factory=ScalingConfig)
+    models: list[ModelConfig] = Field(
+        default_factory=lambda: [ModelConfig(name="logreg", type="logistic")]
+    )
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    backtest: BacktestConfig = Field(default_factory=BacktestConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> ExperimentConfig:
+        names = [m.name for m in self.models]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"model names must be unique, repeated: {', '.join(dupes)}")
+        return self
+
+
+# --- loading and error reporting -------------------------------------------------------
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The classes inside Optional[...] / list[...] / dict[str, ...] / unions."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType, list, dict, tuple):
+        out: list[Any] = []
+        for arg in typing.get_args(annotation):
+            out.extend(_unwrap(arg))
+        return out
+    return [annotation]
+
+
+def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """Follow a pydantic error location through nested models (list indices skipped)."""
+    current: type[BaseModel] | None = root
+    for part in loc:
+        if current is None:
+            return None
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return None
+        models = [
+            c for c in _unwrap(field.annotation) if isinstance(c, type) and issubclass(c, BaseModel)
+        ]
+        current = models[0] if models else None
+    return current
+
+
+def _format_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not isinstance(part, str) or part.startswith(("function-", "union[")):
+            continue
+        else:
+            out += f".{part}" if out else part
+    return out or "<root>"
+
+
+def _describe(exc: ValidationError, root: type[BaseModel], origin: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p and p != ""))
+        path = _format_path(loc)
+        if err["type"] == "extra_forbidden":
+            parent = _model_at(root, loc[:-1])
+            valid = list(parent.model_fields) if parent else []
+            hint = did_you_mean(str(loc[-1]), valid)
+            known = f"; valid keys: {', '.join(valid)}" if valid else ""
+            lines.append(f"unknown key '{path}'{hint}{known}")
+        elif err["type"] == "missing":
+            lines.append(f"missing key '{path}'")
+        else:
+            got = err.get("input")
+            got_text = f" (got {got!r})" if not isinstance(got, dict | list) else ""
+            lines.append(f"'{path}': {err['msg']}{got_text}")
+    # Union members report one error each; keep the message short and unique.
+    unique = list(dict.fromkeys(lines))
+    return f"{origin}: invalid config: " + "; ".join(unique[:6])
+
+
+def parse_config(data: dict[str, Any] | None, origin: str = "config") -> ExperimentConfig:
+    """Validate a config mapping; raise ConfigError naming each bad field."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: a config must be a mapping of sections, got {type(data).__name__}")
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, ExperimentConfig, origin)) from None
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply `a.b.c=value` overrides (value parsed as YAML) to a config mapping."""
+    data = yaml.safe_load(yaml.safe_dump(data)) or {}  # deep copy through plain types
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override '{item}' must look like section.key=value")
+        key, raw = item.split("=", 1)
+        parts = key.strip().split(".")
+        node = data
+        for part in parts[:-1]:
+            if not isinstance(node.get(part, {}), dict):
+                raise ConfigError(f"override '{item}': '{part}' is not a section")
+            node = node.setdefault(part, {})
+        node[parts[-1]] = yaml.safe_load(raw)
+    return data
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Load a YAML config (None: all defaults), apply overrides, validate."""
+    data: dict[str, Any] = {}
+    origin = "defaults"
+    if path is not None:
+        path = Path(path)
+        origin = str(path)
+        if not path.is_file():
+            raise ConfigError(f"config file '{path}' not found")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    if overrides:
+        data = apply_overrides(data, overrides)
+    return parse_config(data, origin)
+
+
+def dump_config(config: ExperimentConfig) -> str:
+    """The resolved config as YAML, defaults filled in."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

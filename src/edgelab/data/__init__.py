@@ -1,0 +1,1 @@
+"""Market data: the Bars contract, validation, readers, resampling, the Parquet store and sources."""
