@@ -112,8 +112,14 @@ def run_download(
     funding: bool = False,
     adjust: str = "auto",
 ) -> list[ccxt_source.DownloadResult]:
-    """Download `symbols` of `target` (a ccxt exchange name or "yahoo") into `store`."""
+    """Download `symbols` of `target` (a ccxt exchange name, "yahoo" or "dukascopy") into `store`."""
     window = dict(start=start, end=end, months=months, limit=limit)
+    if target.lower() == "dukascopy":
+        if futures or funding or adjust != "auto":
+            raise SourceError("--futures, --funding and --adjust do not apply to dukascopy")
+        from edgelab.cli.data_dukascopy import run_dukascopy_download
+
+        return run_dukascopy_download(symbols, interval, store=store, **window)
     if target.lower() == yahoo.SOURCE:
         if futures or funding:
             raise SourceError("--futures and --funding apply to exchanges, not to yahoo")
@@ -149,6 +155,10 @@ def run_update(store: BarStore) -> tuple[list[ccxt_source.DownloadResult], list[
 def _update_group(store: BarStore, source: str, interval: str, symbols: list[str]):
     if source == yahoo.SOURCE:
         return yahoo.download_yahoo(symbols, interval, store=store)
+    if source == "dukascopy":
+        from edgelab.cli.data_dukascopy import run_dukascopy_download
+
+        return run_dukascopy_download(symbols, interval, store=store, progress=False)
     futures = any(":" in s for s in symbols) and not source.startswith("binance")
     exchange = ccxt_source.make_exchange(source, futures=futures)
     if interval == FUNDING:

@@ -85,7 +85,7 @@ def describe_sources() -> list[dict[str, str]]:
         },
         {
             "spec": "cache:EXCHANGE/SYMBOL/INTERVAL",
-            "example": "cache:binance/BTCUSDT/1h",
+            "example": "cache:binance/BTC/USDT/1h",
             "description": "bars downloaded earlier with `edgelab data download`",
         },
         {
@@ -194,7 +194,7 @@ def _load_cache(rest: str, spec: str, data_dir) -> pd.DataFrame:
     parts = [p for p in rest.strip().split("/") if p]
     if len(parts) < 3:
         raise SourceError(
-            f"'{spec}' is not cache:EXCHANGE/SYMBOL/INTERVAL (e.g. cache:binance/BTCUSDT/1h)"
+            f"'{spec}' is not cache:EXCHANGE/SYMBOL/INTERVAL (e.g. cache:binance/BTC/USDT/1h)"
         )
     from edgelab.data.store import BarStore  # lazy: only cache specs need the store
 
@@ -203,7 +203,12 @@ def _load_cache(rest: str, spec: str, data_dir) -> pd.DataFrame:
     frame.attrs.setdefault("symbol", symbol)
     frame.attrs.setdefault("interval", interval)
     # The store holds ccxt exchanges (24/7) plus Dukascopy (FX) and Yahoo (equities).
-    frame.attrs.setdefault("calendar", _CACHE_CALENDARS.get(source.lower(), "crypto"))
+    calendar = _CACHE_CALENDARS.get(source.lower(), "crypto")
+    if source.lower() == "dukascopy":
+        from edgelab.data.sources.dukascopy_bi5 import CRYPTO  # BTCUSD, ETHUSD trade 24/7
+
+        calendar = "crypto" if symbol.upper() in CRYPTO else "fx"
+    frame.attrs.setdefault("calendar", calendar)
     return frame
 
 

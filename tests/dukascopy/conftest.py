@@ -1,0 +1,49 @@
+"""Fixtures for the Dukascopy tests: a fake datafeed on 127.0.0.1, instant retries, and a
+guard that fails any test reaching beyond the loopback interface."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from fake_datafeed import FakeDatafeed
+
+from edgelab.data.sources.ccxt_source import RetryPolicy
+
+
+@pytest.fixture(autouse=True)
+def no_internet(monkeypatch):
+    """Refuse every socket connection that is not to 127.0.0.1."""
+    real_connect = socket.socket.connect
+
+    def connect(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise AssertionError(f"test tried to reach {address}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+
+
+@pytest.fixture
+def feed():
+    with FakeDatafeed() as server:
+        yield server
+
+
+class Sleeps(list):
+    """An injectable sleep that records its delays instead of waiting."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def fast(tmp_path):
+    """Keyword arguments for the downloaders: temp cache, recorded sleeps, seeded jitter."""
+    return {
+        "cache_dir": tmp_path / "raw",
+        "sleep": Sleeps(),
+        "retry": RetryPolicy(attempts=4, base_delay=0.5, max_delay=8.0, jitter=0.5, seed=3),
+        "timeout": 5.0,
+    }
