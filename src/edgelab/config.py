@@ -10,6 +10,7 @@ through the same validation.
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from datetime import datetime
@@ -20,6 +21,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edgelab.errors import ConfigError, did_you_mean
+
+PROVENANCE_KEY = "provenance"
 
 
 class StrictModel(BaseModel):
@@ -96,7 +99,11 @@ class SplitConfig(StrictModel):
             value = getattr(self, name)
             if isinstance(value, float) and not 0.0 < value < 1.0:
                 raise ValueError(f"{name} as a fraction must be between 0 and 1, got {value}")
-        if isinstance(self.test, datetime) and isinstance(self.val, datetime) and self.val >= self.test:
+        if (
+            isinstance(self.test, datetime)
+            and isinstance(self.val, datetime)
+            and self.val >= self.test
+        ):
             raise ValueError(f"val start {self.val} must be before test start {self.test}")
         if self.train_start is not None:
             for name in ("val", "test"):
@@ -126,7 +133,7 @@ class ModelConfig(StrictModel):
 class PolicyConfig(StrictModel):
     """How predictions become positions (registry name and params)."""
 
-    kind: str = "long_short_threshold"
+    kind: str = "threshold"
     params: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -154,6 +161,7 @@ class TrackingConfig(StrictModel):
 class ReportConfig(StrictModel):
     html: bool = True
     plots: bool = True
+    trade_rows: int = Field(200, ge=0, description="trades listed per model in report.html")
 
 
 class ExperimentConfig(StrictModel):
@@ -176,10 +184,22 @@ class ExperimentConfig(StrictModel):
 
     @model_validator(mode="after")
     def _unique_names(self) -> ExperimentConfig:
+        if not self.models:
+            raise ValueError("models: list at least one model")
         names = [m.name for m in self.models]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"model names must be unique, repeated: {', '.join(dupes)}")
+        return self
+
+    @model_validator(mode="after")
+    def _gap_covers_labels(self) -> ExperimentConfig:
+        gap, need = self.split.gap, self.labels.lookahead
+        if gap is not None and gap < need:
+            raise ValueError(
+                f"split.gap {gap} is shorter than the labels' look-ahead ({need} bars): labels "
+                f"would straddle split boundaries; set split.gap >= {need} or leave it unset"
+            )
         return self
 
 
@@ -230,7 +250,13 @@ def _format_path(loc: tuple[Any, ...]) -> str:
 def _describe(exc: ValidationError, root: type[BaseModel], origin: str) -> str:
     lines = []
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p and p != ""))
+        # Drop pydantic's own tags ('list[ModelConfig]', 'function-after[...]'); the last
+        # part of an unknown-key error is the user's key and is kept whatever it looks like.
+        raw = tuple(err["loc"])
+        keep_last = err["type"] == "extra_forbidden" and raw
+        head = raw[:-1] if keep_last else raw
+        loc = tuple(p for p in head if not (isinstance(p, str) and "[" in p))
+        loc = loc + raw[-1:] if keep_last else loc
         path = _format_path(loc)
         if err["type"] == "extra_forbidden":
             parent = _model_at(root, loc[:-1])
@@ -254,7 +280,12 @@ def parse_config(data: dict[str, Any] | None, origin: str = "config") -> Experim
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{origin}: a config must be a mapping of sections, got {type(data).__name__}")
+        raise ConfigError(
+            f"{origin}: a config must be a mapping of sections, got {type(data).__name__}"
+        )
+    # A run folder's config.yaml carries a `provenance:` block (fingerprints, versions);
+    # it describes the run rather than configuring it, so a re-run ignores it.
+    data = {k: v for k, v in data.items() if k != PROVENANCE_KEY}
     try:
         return ExperimentConfig.model_validate(data)
     except ValidationError as exc:
@@ -268,17 +299,49 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         if "=" not in item:
             raise ConfigError(f"override '{item}' must look like section.key=value")
         key, raw = item.split("=", 1)
-        parts = key.strip().split(".")
-        node = data
-        for part in parts[:-1]:
-            if not isinstance(node.get(part, {}), dict):
-                raise ConfigError(f"override '{item}': '{part}' is not a section")
-            node = node.setdefault(part, {})
-        node[parts[-1]] = yaml.safe_load(raw)
+        parts = _key_path(key.strip(), item)
+        node: Any = data
+        for part, after in zip(parts[:-1], parts[1:], strict=True):
+            node = _step(node, part, item, make=[] if isinstance(after, int) else {})
+        _assign(node, parts[-1], yaml.safe_load(raw), item)
     return data
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
+def _key_path(key: str, item: str) -> list[str | int]:
+    """`models[1].params.lags` or `models.1.params.lags` -> ['models', 1, 'params', 'lags']."""
+    parts: list[str | int] = []
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", key):
+        parts.append(int(index) if index else int(name) if name.isdigit() else name)
+    if not parts:
+        raise ConfigError(f"override '{item}' must look like section.key=value")
+    return parts
+
+
+def _step(node: Any, part: str | int, item: str, make: Any) -> Any:
+    if isinstance(part, int):
+        if not isinstance(node, list) or not -len(node) <= part < len(node):
+            size = len(node) if isinstance(node, list) else 0
+            raise ConfigError(f"override '{item}': no item [{part}] (the list has {size})")
+        return node[part]
+    if not isinstance(node, dict):
+        raise ConfigError(f"override '{item}': '{part}' is inside a value, not a section")
+    child = node.setdefault(part, make)
+    if not isinstance(child, dict | list):
+        raise ConfigError(f"override '{item}': '{part}' is a value, not a section")
+    return child
+
+
+def _assign(node: Any, part: str | int, value: Any, item: str) -> None:
+    if isinstance(part, int):
+        _step(node, part, item, None)  # checks the index
+    elif not isinstance(node, dict):
+        raise ConfigError(f"override '{item}': '{part}' is inside a value, not a section")
+    node[part] = value
+
+
+def load_config(
+    path: str | Path | None = None, overrides: list[str] | None = None
+) -> ExperimentConfig:
     """Load a YAML config (None: all defaults), apply overrides, validate."""
     data: dict[str, Any] = {}
     origin = "defaults"
@@ -292,7 +355,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+            raise ConfigError(
+                f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}"
+            ) from None
     if overrides:
         data = apply_overrides(data, overrides)
     return parse_config(data, origin)

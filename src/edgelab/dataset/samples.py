@@ -53,7 +53,9 @@ class Samples:
     def __post_init__(self) -> None:
         n = len(self.X)
         if self.X.dtype != np.float32 or self.X.ndim != 2:
-            raise ModelError(f"Samples.X must be a 2-D float32 array, got {self.X.dtype} {self.X.shape}")
+            raise ModelError(
+                f"Samples.X must be a 2-D float32 array, got {self.X.dtype} {self.X.shape}"
+            )
         for name in ("y", "index", "asset"):
             if len(getattr(self, name)) != n:
                 raise ModelError(f"Samples.{name} has {len(getattr(self, name))} rows, X has {n}")

@@ -27,6 +27,16 @@ from edgelab.errors import ModelError, unknown_name
 MODEL_REGISTRY: dict[str, type[Model]] = {}
 
 
+def _file_mode() -> int:
+    """0666 less the process umask: the mode `open()` would give a new file."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _file_mode()
+
+
 def register_model(name: str):
     """Class decorator adding a model class to the registry under `name`."""
 
@@ -41,12 +51,14 @@ def register_model(name: str):
 
 
 def model_names() -> list[str]:
-    _import_builtin_models()
+    _import_builtin_models(deep=True)
     return sorted(MODEL_REGISTRY)
 
 
 def get_model_class(name: str) -> type[Model]:
-    _import_builtin_models()
+    _import_builtin_models(deep=False)
+    if name not in MODEL_REGISTRY:
+        _import_builtin_models(deep=True)  # torch is heavy: only when a network is asked for
     if name not in MODEL_REGISTRY:
         raise ModelError(unknown_name("model", name, MODEL_REGISTRY))
     return MODEL_REGISTRY[name]
@@ -56,11 +68,17 @@ def create_model(name: str, **params: Any) -> Model:
     return get_model_class(name)(**params)
 
 
-def _import_builtin_models() -> None:
-    """Import the modules whose classes register themselves (lazily: torch is heavy)."""
+def _import_builtin_models(deep: bool = True) -> None:
+    """Import the modules whose classes register themselves: the baselines always, the
+    deep models (PyTorch, seconds to import) only with `deep`."""
     import importlib
 
-    for module in ("edgelab.models.baselines", "edgelab.models.deep"):
+    modules = (
+        ("edgelab.models.baselines", "edgelab.models.deep")
+        if deep
+        else ("edgelab.models.baselines",)
+    )
+    for module in modules:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
@@ -77,8 +95,28 @@ class Model(ABC):
     # True when the model consumes sequence windows (Samples.window > 1).
     sequential: ClassVar[bool] = False
 
+    # Small hyper-parameters that make the model fit in well under a second, used by
+    # the contract test that runs over the whole registry (deep models set epochs=1 etc.).
+    smoke_params: ClassVar[dict[str, Any]] = {}
+
     def __init__(self, **params: Any) -> None:
         self.params = params
+
+    def input_window(self) -> int:
+        """Rows of `Samples.X` each prediction reads (1; lags for lagged baselines; the
+        sequence length for sequence models). The pipeline builds Samples with at least
+        this window."""
+        return 1
+
+    def supports(self, target: str) -> bool:
+        """Whether the model can fit Samples with this `target` ("class" or "return");
+        the pipeline asks before any work. Default True: the model decides at fit."""
+        return True
+
+    def history(self) -> int:
+        """Bars before a target row the model reads, counting non-feature inputs such as
+        the raw closes of a moving average; the pipeline keeps that many context rows."""
+        return self.input_window() - 1
 
     @abstractmethod
     def fit(self, train: Samples, val: Samples | None = None) -> Model: ...
@@ -132,6 +170,7 @@ def write_json_atomic(path: Path, payload: Any) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, FILE_MODE)  # mkstemp makes 0600; bundles are ordinary files
         with os.fdopen(fd, "w") as fh:
             json.dump(payload, fh, indent=2, sort_keys=False, default=str)
         os.replace(tmp, path)
