@@ -12,14 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from edgelab.data.schema import (
-    OHLCV,
-    QualityReport,
-    detect_calendar,
-    gap_summary,
-    render_report,
-    validate_bars,
-)
+from edgelab.data.gaps import detect_calendar, gap_summary
+from edgelab.data.quality import QualityReport, render_report
+from edgelab.data.schema import OHLCV, validate_bars
 from edgelab.errors import DataError
 
 

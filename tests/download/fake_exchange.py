@@ -28,7 +28,8 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pandas as pd
 
-from edgelab.data.sources.ccxt_source import RetryPolicy, make_exchange
+from edgelab.data.sources.ccxt_exchange import make_exchange
+from edgelab.data.sources.retry import RetryPolicy
 
 MINUTE = 60_000
 HOUR = 3_600_000

@@ -15,14 +15,10 @@ import pandas as pd
 import pytest
 from fake_exchange import FAST, HOUR, T0, binance_for, clock_at, make_series
 
-from edgelab.data.sources.ccxt_source import (
-    RetryPolicy,
-    download_funding,
-    download_ohlcv,
-    make_exchange,
-    plan_window,
-    retry_after_seconds,
-)
+from edgelab.data.sources.ccxt_exchange import make_exchange
+from edgelab.data.sources.ccxt_source import download_funding, download_ohlcv
+from edgelab.data.sources.downloads import plan_window
+from edgelab.data.sources.retry import RetryPolicy, retry_after_seconds
 from edgelab.data.store import from_ms
 from edgelab.errors import DownloadError, SourceError
 

@@ -8,7 +8,7 @@ import socket
 import pytest
 from fake_datafeed import FakeDatafeed
 
-from edgelab.data.sources.ccxt_source import RetryPolicy
+from edgelab.data.sources.retry import RetryPolicy
 
 
 @pytest.fixture(autouse=True)

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from edgelab.cli._common import console, err_console
 from edgelab.data.intervals import format_interval, parse_interval
-from edgelab.data.sources.ccxt_source import DownloadResult, utc_now
+from edgelab.data.sources.downloads import DownloadResult, utc_now
 from edgelab.data.sources.dukascopy import (
     SOURCE,
     DukascopyReport,

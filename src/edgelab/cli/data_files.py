@@ -13,9 +13,10 @@ from pathlib import Path
 import typer
 
 from edgelab.cli._common import console
+from edgelab.data.quality import render_report
 from edgelab.data.readers import read_bars_reports, write_bars
 from edgelab.data.resample import resample_bars
-from edgelab.data.schema import POLICIES, render_report
+from edgelab.data.schema import POLICIES
 from edgelab.errors import DataError, unknown_name
 
 _POLICY = typer.Option(

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from edgelab.cli._common import console
 from edgelab.data.intervals import bars_per_year, parse_interval
-from edgelab.data.schema import QualityReport, render_report
+from edgelab.data.quality import QualityReport, render_report
 from edgelab.data.sources import load_bars
 from edgelab.data.sources.samples import available_samples
 
@@ -151,7 +151,7 @@ def _stamp(stamp: pd.Timestamp) -> str:
 
 def _report_from_dict(data: dict) -> QualityReport:
     """Rebuild the report object from `attrs['quality']` for `render_report`."""
-    from edgelab.data.schema import Finding, GapSummary
+    from edgelab.data.quality import Finding, GapSummary
 
     fields = {k: v for k, v in data.items() if k not in ("ok", "findings", "gaps")}
     return QualityReport(

@@ -9,19 +9,27 @@ policy `strict` any contract violation raises `DataError` naming the rule, the f
 offending row and the fix; under `repair` the frame is sorted, duplicate timestamps keep
 their last row and impossible rows are dropped; every repair is listed in the report and
 nothing is ever filled in. Gaps and stale quotes are reported (warnings), never repaired;
-`detect_calendar` and `gap_summary` tell market closures (weekends, nights) from faults.
+`detect_calendar` and `gap_summary` (in `gaps`) tell market closures (weekends, nights)
+from faults; the report types live in `quality` and are re-exported here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from edgelab.data.gaps import detect_calendar, gap_summary
 from edgelab.data.intervals import format_interval, infer_interval, parse_interval
+from edgelab.data.quality import (
+    FIRST_SHOWN,
+    Finding,
+    GapSummary,
+    QualityReport,
+    Severity,
+    render_report,
+)
 from edgelab.errors import DataError, unknown_name
 
 OHLC = ("open", "high", "low", "close")
@@ -38,9 +46,7 @@ STALE_BARS_INTRADAY = 20  # default run of unchanged closes that counts as stale
 STALE_BARS_DAILY = 5
 
 Bars = pd.DataFrame  # a frame that meets the contract above (a name for signatures)
-Severity = Literal["error", "warning", "info"]
 _ROW = "__row__"  # temporary column: original position of each row, for messages
-_SHOW = 5  # how many offending rows a finding lists
 
 _FIXES = {
     "naive_timestamps": "pass tz='UTC' (CLI: --tz UTC) when the times are UTC, "
@@ -53,72 +59,29 @@ _FIXES = {
 _ROW_FIX = "correct those rows or use policy 'repair' to drop them"
 
 
-@dataclass
-class Finding:
-    """One rule's result: how many rows break it, where first, and what it means."""
-
-    rule: str
-    severity: Severity
-    count: int
-    message: str
-    first: list[str] = field(default_factory=list)
-
-
-@dataclass
-class GapSummary:
-    """Holes in the time grid: unexpected gaps (faults) and expected market closures."""
-
-    count: int = 0
-    missing_bars: int = 0
-    longest: str | None = None  # missing span of the longest gap, e.g. "3h"
-    where: str | None = None  # "<first missing bar> to <next bar>" of the longest gap
-    first: list[str] = field(default_factory=list)
-    expected: int = 0  # weekend / overnight / holiday closures of the calendar
-
-
-@dataclass
-class QualityReport:
-    """What `validate_bars` found and did. `ok` is True when the input met the contract
-    as given (warnings and info allowed); a repaired frame has `ok` False and lists
-    its `repairs`."""
-
-    where: str | None = None
-    policy: str = "strict"
-    rows_in: int = 0
-    rows_out: int = 0
-    start: str | None = None
-    end: str | None = None
-    interval: str | None = None
-    calendar: str | None = None
-    findings: list[Finding] = field(default_factory=list)
-    repairs: list[str] = field(default_factory=list)
-    gaps: GapSummary = field(default_factory=GapSummary)
-
-    @property
-    def ok(self) -> bool:
-        return not any(f.severity == "error" for f in self.findings)
-
-    def by_severity(self, severity: Severity) -> list[Finding]:
-        return [f for f in self.findings if f.severity == severity]
-
-    def rules(self) -> list[str]:
-        return [f.rule for f in self.findings]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serializable dict (strings, numbers, lists) including `ok`."""
-        out = asdict(self)
-        out["ok"] = self.ok
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> QualityReport:
-        """Inverse of `to_dict` (e.g. a report kept in `bars.attrs['quality']`)."""
-        plain = {k: v for k, v in data.items() if k not in ("ok", "findings", "gaps")}
-        return cls(
-            **plain,
-            findings=[Finding(**f) for f in data.get("findings", [])],
-            gaps=GapSummary(**data.get("gaps", {})),
-        )
+__all__ = [
+    "ATTRS",
+    "BID_ASK",
+    "CALENDARS",
+    "COLUMNS",
+    "INDEX_NAME",
+    "OHLC",
+    "OHLCV",
+    "POLICIES",
+    "SPREAD",
+    "STALE_BARS_DAILY",
+    "STALE_BARS_INTRADAY",
+    "TIME_UNIT",
+    "Bars",
+    "Finding",
+    "GapSummary",
+    "QualityReport",
+    "Severity",
+    "detect_calendar",
+    "gap_summary",
+    "render_report",
+    "validate_bars",
+]
 
 
 class _Checker:
@@ -131,7 +94,7 @@ class _Checker:
 
     def label(self, frame: pd.DataFrame, mask: np.ndarray) -> list[str]:
         """'<timestamp> (line 7)' for the first offending rows of `mask`."""
-        pos = np.flatnonzero(mask)[:_SHOW]
+        pos = np.flatnonzero(mask)[:FIRST_SHOWN]
         rows = frame[_ROW].to_numpy()[pos]
         out = []
         for p, row in zip(pos, rows, strict=True):
@@ -414,7 +377,7 @@ def _check_time_grid(
             "warning",
             short.sum(),
             f"{int(short.sum())} bars closer than the {format_interval(step)} interval",
-            [str(t) for t in frame.index[mask][:_SHOW]],
+            [str(t) for t in frame.index[mask][:FIRST_SHOWN]],
         )
     report.gaps = gap_summary(frame.index, step, calendar or "crypto")
     gaps = report.gaps
@@ -448,7 +411,7 @@ def _check_stale(
     if not len(long_runs):
         return
     worst = long_runs[np.argmax(lengths[long_runs])]
-    first = [f"{frame.index[starts[r]]} ({int(lengths[r])} bars)" for r in long_runs[:_SHOW]]
+    first = [f"{frame.index[starts[r]]} ({int(lengths[r])} bars)" for r in long_runs[:FIRST_SHOWN]]
     check.add(
         "stale_quotes",
         "warning",
@@ -457,126 +420,3 @@ def _check_stale(
         f"{int(lengths[worst])} bars from {frame.index[starts[worst]]}",
         first,
     )
-
-
-def detect_calendar(index: pd.DatetimeIndex, step: pd.Timedelta) -> tuple[str | None, str]:
-    """Guess the market calendar from the bars' days and hours; returns (calendar, why).
-
-    No bar on any Saturday over a span with >= 2 Saturdays: a weekday market, 'fx' when
-    the bars cover >= 75 % of the day's slots (round the clock), else 'equity'. Bars of a
-    week or longer cannot show it (None)."""
-    if step >= pd.Timedelta(days=7) or len(index) < 2:
-        return None, "bars too coarse or too few to tell"
-    days = index.normalize()
-    saturdays = np.busday_count(
-        days[0].date(), (days[-1] + pd.Timedelta(days=1)).date(), weekmask="Sat"
-    )
-    if saturdays < 2:
-        return "crypto", "span too short to see weekends; assumed 24/7"
-    if (index.day_of_week == 5).any():
-        return "crypto", "bars on Saturdays (24/7 market)"
-    if step >= pd.Timedelta(days=1):
-        return "equity", f"no Saturday bars over {saturdays} weekends (weekday market)"
-    slots = pd.Timedelta(days=1) // step
-    seen = len(np.unique(((index - days) // step).to_numpy()))
-    calendar = "fx" if seen >= 0.75 * slots else "equity"
-    return calendar, f"no Saturday bars over {saturdays} weekends, {seen}/{slots} daily slots"
-
-
-_WEEK = pd.Timedelta(days=7)
-_WEEKEND_FROM = pd.Timedelta(days=4, hours=15)  # Friday 15:00 UTC, from Monday 00:00
-_WEEKEND_TO = pd.Timedelta(days=7, hours=1)  # next Monday 01:00 UTC
-_MONDAY = pd.Timestamp("1970-01-05", tz="UTC")
-
-
-def gap_summary(index: pd.DatetimeIndex, step: pd.Timedelta, calendar: str) -> GapSummary:
-    """Gaps of a sorted UTC index against `step`, split into faults and expected closures.
-
-    A gap is a spacing above `step`; its missing span runs from the bar after the last
-    one present to the next bar present. Expected closures: for 'fx' and 'equity' a span
-    inside Friday 15:00 to Monday 01:00 UTC (weekend); for 'equity' also intraday spans
-    that cross midnight UTC (overnight) and daily spans with <= 2 missing weekdays
-    (holidays). 'crypto' trades 24/7: every gap is a fault."""
-    summary = GapSummary()
-    if len(index) < 2:
-        return summary
-    diffs = index[1:] - index[:-1]
-    at = np.flatnonzero(diffs > step)
-    if not len(at):
-        return summary
-    start = index[at] + step
-    end = index[at + 1]
-    expected = np.zeros(len(at), dtype=bool)
-    if calendar in ("fx", "equity"):
-        offset = (start - _MONDAY) % _WEEK
-        expected |= (offset >= _WEEKEND_FROM) & ((end - start) <= (_WEEKEND_TO - offset))
-    if calendar == "equity":
-        if step >= pd.Timedelta(days=1):
-            day = "datetime64[D]"
-            weekdays = np.busday_count(
-                start.tz_localize(None).to_numpy().astype(day),
-                end.tz_localize(None).to_numpy().astype(day),
-            )
-            expected |= weekdays <= 2
-        else:
-            expected |= start.normalize() != (end - pd.Timedelta(1, "us")).normalize()
-    summary.expected = int(expected.sum())
-    faults = ~expected
-    summary.count = int(faults.sum())
-    if not summary.count:
-        return summary
-    span = (end - start)[faults]
-    summary.missing_bars = int(sum(span // step))
-    worst = int(np.argmax(span))
-    summary.longest = _duration(span[worst])
-    fs, fe = start[faults], end[faults]
-    summary.where = f"{fs[worst]} to {fe[worst]}"
-    summary.first = [f"{s} to {e}" for s, e in zip(fs[:_SHOW], fe[:_SHOW], strict=True)]
-    return summary
-
-
-def _duration(delta: pd.Timedelta) -> str:
-    seconds = int(pd.Timedelta(delta).total_seconds())
-    return format_interval(pd.Timedelta(seconds=seconds)) if seconds > 0 else str(delta)
-
-
-def render_report(report: QualityReport):
-    """A rich renderable (summary, findings table, repairs) for the CLI."""
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
-    status = Text("ok", style="green") if report.ok else Text("NOT OK", style="bold red")
-    head = Table.grid(padding=(0, 2))
-    head.add_column(style="bold")
-    head.add_column()
-    head.add_row("data", report.where or "-")
-    head.add_row("status", status)
-    head.add_row("policy", report.policy)
-    head.add_row("rows", f"{report.rows_out} kept of {report.rows_in}")
-    head.add_row("span", f"{report.start} to {report.end}")
-    head.add_row("interval", report.interval or "-")
-    head.add_row("calendar", report.calendar or "-")
-    gaps = report.gaps
-    gap_text = f"{gaps.count} gaps, {gaps.missing_bars} missing bars"
-    if gaps.count:
-        gap_text += f", longest {gaps.longest} at {gaps.where}"
-    head.add_row("gaps", f"{gap_text}; {gaps.expected} expected closures")
-    parts: list[Any] = [head]
-    if report.findings:
-        table = Table(title="findings", show_lines=False)
-        for name in ("severity", "rule", "count", "message", "first at"):
-            table.add_column(name)
-        colour = {"error": "red", "warning": "yellow", "info": "cyan"}
-        for f in report.findings:
-            table.add_row(
-                Text(f.severity, style=colour[f.severity]),
-                f.rule,
-                str(f.count),
-                f.message,
-                "\n".join(f.first[:3]),
-            )
-        parts.append(table)
-    if report.repairs:
-        parts.append(Text("repairs:\n" + "\n".join(f"  - {r}" for r in report.repairs)))
-    return Group(*parts)

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from edgelab.data.schema import QualityReport, validate_bars
+from edgelab.data.quality import QualityReport
+from edgelab.data.schema import validate_bars
 from edgelab.data.sources.samples import available_samples, load_sample
 from edgelab.errors import SourceError, did_you_mean, unknown_name
 

@@ -20,311 +20,42 @@ symbol, only the parts of the asked window that the store does not hold yet:
   `RateLimitExceeded`) and malformed bodies are retried with exponential back-off and
   jitter; a ``Retry-After`` header (read from `exchange.last_response_headers`) is honoured
   instead of the back-off. Anything else (unknown symbol, bad arguments) fails at once.
+
+The client and its retries live in `ccxt_exchange` and `retry`, the window plan and the
+result record shared with the other downloaders in `downloads`; their names stay
+importable from here.
 """
 
 from __future__ import annotations
 
-import email.utils
-import json
-import random
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from edgelab.data.sources.ccxt_exchange import (
+    BINANCE_FAMILY,
+    Caller,
+    MalformedResponse,
+    check_interval,
+    make_exchange,
+    page_limit,
+    resolve_symbol,
+    strict_json,
+)
+from edgelab.data.sources.downloads import (
+    Clock,
+    DownloadProgress,
+    DownloadResult,
+    NoProgress,
+    plan_window,
+    utc_now,
+)
+from edgelab.data.sources.retry import RetryPolicy, retry_after_seconds
 from edgelab.data.store import BarStore, from_ms, to_ms, to_step_ms
-from edgelab.errors import DownloadError, SourceError, did_you_mean, unknown_name
-
-Clock = Callable[[], pd.Timestamp]
-_BINANCE_FAMILY = ("binance", "binanceusdm", "binancecoinm", "binanceus")
-
-
-def utc_now() -> pd.Timestamp:
-    """The default clock: the current UTC time."""
-    return pd.Timestamp.now(tz="UTC")
-
-
-def _ccxt():
-    try:
-        import ccxt
-    except ImportError as exc:  # an optional dependency: say how to get it
-        raise SourceError("exchange downloads need ccxt: pip install 'edgelab[download]'") from exc
-    return ccxt
-
-
-# ------------------------------------------------------------------------------ retries
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Back-off for transient failures: attempt k (0-based) waits
-    ``min(max_delay, base_delay * 2**k) * (1 + jitter * U[0, 1))`` seconds, or exactly the
-    server's Retry-After when it sends one (refused above `max_retry_after`)."""
-
-    attempts: int = 6
-    base_delay: float = 1.0
-    max_delay: float = 60.0
-    jitter: float = 0.5
-    max_retry_after: float = 900.0
-    seed: int | None = None
-
-
-class MalformedResponse(Exception):
-    """The exchange answered with a body that is not the JSON it should be (retried)."""
-
-
-def retry_after_seconds(headers: Any, now: pd.Timestamp | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), or None."""
-    if not headers:
-        return None
-    value = None
-    for key in headers:
-        if str(key).lower() == "retry-after":
-            value = str(headers[key]).strip()
-    if not value:
-        return None
-    if value.replace(".", "", 1).isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    now = now if now is not None else utc_now()
-    return max(0.0, (pd.Timestamp(when) - now).total_seconds())
-
-
-def strict_json(exchange) -> None:
-    """Make `exchange` raise MalformedResponse on a 2xx body that is not JSON.
-
-    ccxt would hand such a body on as a string, which its parsers turn into an empty or
-    garbage result; refusing it here makes it a transient error that is retried. This
-    wraps `on_rest_response`, the hook ccxt provides for post-processing a response."""
-    if getattr(exchange, "_edgelab_strict_json", False):
-        return
-    original = exchange.on_rest_response
-
-    def on_rest_response(code, reason, url, method, headers, body, *request):
-        body = original(code, reason, url, method, headers, body, *request)
-        if 200 <= int(code) < 300 and isinstance(body, str):
-            try:
-                json.loads(body)
-            except ValueError as exc:
-                raise MalformedResponse(f"{url}: body is not JSON: {body[:60]!r}") from exc
-        return body
-
-    exchange.on_rest_response = on_rest_response
-    exchange._edgelab_strict_json = True
-
-
-class Caller:
-    """Runs exchange calls with retries; counts requests for the download result."""
-
-    def __init__(self, exchange, policy: RetryPolicy, sleep: Callable[[float], None]):
-        self.exchange = exchange
-        self.policy = policy
-        self.sleep = sleep
-        self.rng = random.Random(policy.seed)
-        self.requests = 0
-
-    def __call__(self, what: str, fn: Callable[[], Any]) -> Any:
-        ccxt = _ccxt()
-        transient = (ccxt.NetworkError, ccxt.BadResponse, MalformedResponse)
-        last: Exception | None = None
-        for attempt in range(self.policy.attempts):
-            self.requests += 1
-            self.exchange.last_response_headers = None
-            try:
-                return fn()
-            except transient as exc:
-                last = exc
-                if attempt + 1 == self.policy.attempts:
-                    break
-                self.sleep(self._delay(attempt, exc))
-        raise DownloadError(
-            f"{self.exchange.id}: {what} failed after {self.policy.attempts} attempts: "
-            f"{type(last).__name__}: {str(last)[:200]} (what was fetched so far is stored; "
-            "run the same command again to resume)"
-        )
-
-    def _delay(self, attempt: int, exc: Exception) -> float:
-        ccxt = _ccxt()
-        if isinstance(exc, ccxt.DDoSProtection | ccxt.RateLimitExceeded):
-            wait = retry_after_seconds(self.exchange.last_response_headers)
-            if wait is not None:
-                if wait > self.policy.max_retry_after:
-                    raise DownloadError(
-                        f"{self.exchange.id} rate-limits this client for {wait:.0f} s "
-                        f"(Retry-After); try again later"
-                    ) from exc
-                return wait
-        base = min(self.policy.max_delay, self.policy.base_delay * 2**attempt)
-        return base * (1.0 + self.policy.jitter * self.rng.random())
-
-
-# ----------------------------------------------------------------------------- progress
-class DownloadProgress(Protocol):
-    """What the downloaders report: one task per series, advanced per page."""
-
-    def start(self, label: str, total_bars: int) -> Any: ...
-
-    def advance(self, task: Any, bars: int, rows: int) -> None: ...
-
-
-class NoProgress:
-    """Reports nothing (library default and tests)."""
-
-    def start(self, label: str, total_bars: int) -> None:
-        return None
-
-    def advance(self, task: Any, bars: int, rows: int) -> None:
-        return None
-
-
-# ----------------------------------------------------------------------------- exchanges
-def make_exchange(name: str, *, futures: bool = False, timeout_ms: int = 30_000):
-    """A rate-limited ccxt client for `name` (any of `ccxt.exchanges`), public data only.
-
-    With `futures`, Binance becomes `binanceusdm` (USD-M perpetuals) and other exchanges get
-    ``options.defaultType = "swap"``. Markets are loaded lazily by the downloaders.
-    """
-    ccxt = _ccxt()
-    name = name.strip().lower()
-    if name not in ccxt.exchanges:
-        raise SourceError(
-            f"unknown exchange '{name}'{did_you_mean(name, ccxt.exchanges)}; "
-            f'ccxt knows {len(ccxt.exchanges)}: see `python -c "import ccxt; print(ccxt.exchanges)"` '
-            "(or use 'yahoo')"
-        )
-    options: dict[str, Any] = {}
-    if futures and name == "binance":
-        name = "binanceusdm"
-    elif futures:
-        options["defaultType"] = "swap"
-    if name == "binance":
-        # spot markets only: loading futures markets would hit fapi/dapi for nothing
-        options["fetchMarkets"] = {"types": ["spot"]}
-    config = {"enableRateLimit": True, "timeout": timeout_ms, "options": options}
-    exchange = getattr(ccxt, name)(config)
-    exchange.options["fetchCurrencies"] = False  # private endpoint; markets suffice
-    return exchange
-
-
-def _load_markets(exchange, call: Caller) -> dict:
-    if not exchange.markets:
-        call("load_markets", exchange.load_markets)
-    return exchange.markets
-
-
-def resolve_symbol(exchange, symbol: str, call: Caller) -> str:
-    """The ccxt market symbol for `symbol`; futures accept the spot spelling
-    (``BTC/USDT`` -> ``BTC/USDT:USDT``). Unknown symbols raise SourceError."""
-    markets = _load_markets(exchange, call)
-    if symbol in markets:
-        return symbol
-    upper = symbol.upper()
-    candidates = [upper, upper.replace("-", "/"), upper.replace("_", "/")]
-    if "/" not in upper:  # BTCUSDT: look the exchange's own id up
-        by_id = {m.get("id"): s for s, m in markets.items()}
-        if upper in by_id:
-            return by_id[upper]
-    for cand in candidates:
-        if cand in markets:
-            return cand
-        if "/" in cand and ":" not in cand:
-            linear = f"{cand}:{cand.split('/')[1]}"
-            if linear in markets and markets[linear].get("contract"):
-                return linear
-    raise SourceError(
-        f"unknown symbol '{symbol}' on {exchange.id}{did_you_mean(upper, markets)}",
-    )
-
-
-def check_interval(exchange, interval: str) -> None:
-    """Refuse an interval the exchange does not serve, or one edgelab cannot store (months)."""
-    timeframes = exchange.timeframes or {}
-    if interval not in timeframes:
-        raise SourceError(
-            unknown_name(f"interval on {exchange.id}", interval, timeframes),
-        )
-    if interval.endswith("M") or interval.endswith("y"):
-        raise SourceError(
-            f"interval '{interval}' is calendar-based; edgelab bars have fixed lengths",
-        )
-    to_step_ms(interval)
-
-
-def _page_limit(exchange, symbol: str) -> int:
-    """Bars per request: ccxt's declared maximum for this market type (500 if undeclared)."""
-    market = exchange.markets.get(symbol, {})
-    kind = market.get("type") or "spot"
-    features = (exchange.features or {}).get(kind) or {}
-    if kind != "spot" and isinstance(features, dict):
-        features = features.get("linear" if market.get("linear", True) else "inverse") or features
-    limit = ((features or {}).get("fetchOHLCV") or {}).get("limit")
-    return int(limit) if limit else 500
-
-
-# ------------------------------------------------------------------------------ windows
-def plan_window(
-    interval: str,
-    *,
-    now: pd.Timestamp,
-    start=None,
-    end=None,
-    months: int | None = None,
-    limit: int | None = None,
-    default_start: int | None = None,
-) -> tuple[int, int]:
-    """The asked window as epoch ms ``[start, end)`` of bar open times, capped at the last
-    closed bar. Exactly one of `start`, `months`, `limit` (or a `default_start`, the first
-    cached bar when updating) must be given; `end` is exclusive."""
-    step = to_step_ms(interval)
-    now_ms = to_ms(now)
-    given = [x is not None for x in (start, months, limit)]
-    if sum(given) > 1:
-        raise SourceError("give only one of --start, --months, --limit")
-    closed_end = now_ms - step + 1  # bars opening before this have closed
-    end_ms = min(to_ms(end), closed_end) if end is not None else closed_end
-    if start is not None:
-        start_ms = to_ms(start)
-    elif months is not None:
-        if months <= 0:
-            raise SourceError(f"--months must be positive, got {months}")
-        start_ms = to_ms(pd.Timestamp(now).tz_convert("UTC") - pd.DateOffset(months=months))
-    elif limit is not None:
-        if limit <= 0:
-            raise SourceError(f"--limit must be positive, got {limit}")
-        # bars are aligned to the epoch, weeks to Monday (1970-01-05) as on Binance
-        offset = 4 * 86_400_000 if interval.endswith("w") else 0
-        current_open = (now_ms - offset) // step * step + offset
-        start_ms = current_open - limit * step
-    elif default_start is not None:
-        start_ms = default_start
-    else:
-        raise SourceError(
-            "say how much to download: --start DATE, --months N or --limit N",
-        )
-    if end is not None and start_ms >= to_ms(end):
-        raise SourceError(f"--start {from_ms(start_ms)} is not before --end {end}")
-    return start_ms, end_ms
-
-
-# ---------------------------------------------------------------------------- downloads
-@dataclass
-class DownloadResult:
-    """What one series' download did: new rows, requests made (retries included), and the
-    store's span after it."""
-
-    source: str
-    symbol: str
-    interval: str
-    rows_fetched: int = 0
-    requests: int = 0
-    rows_stored: int = 0
-    first: pd.Timestamp | None = None
-    last: pd.Timestamp | None = None
-    reports: list = field(default_factory=list)
+from edgelab.errors import DownloadError, SourceError
 
 
 class _Buffer:
@@ -402,8 +133,8 @@ def _pages(exchange, call: Caller, symbol, interval, hole, *, now_ms, settle_ms)
     """Walk one hole [a, b) page by page; yield (closed rows, verified span or None, bars
     of the window walked). See the module docstring for the rules."""
     step = to_step_ms(interval)
-    limit = _page_limit(exchange, symbol)
-    until_ok = exchange.id in _BINANCE_FAMILY
+    limit = page_limit(exchange, symbol)
+    until_ok = exchange.id in BINANCE_FAMILY
     since, b = hole
     while since < b:
         w_end = min(since + limit * step, b)
@@ -563,7 +294,7 @@ def download_funding(
 
 
 def _funding_pages(exchange, call: Caller, symbol: str, a: int, b: int) -> Iterator[pd.DataFrame]:
-    until_ok = exchange.id in _BINANCE_FAMILY
+    until_ok = exchange.id in BINANCE_FAMILY
     limit = 1000 if until_ok else None
     since = a
     while since < b:
@@ -596,11 +327,23 @@ def _funding_pages(exchange, call: Caller, symbol: str, a: int, b: int) -> Itera
             return
 
 
+# names kept importable from here: the CLI, yahoo, dukascopy and tests use them
 __all__ = [
+    "Caller",
+    "Clock",
+    "DownloadProgress",
     "DownloadResult",
+    "MalformedResponse",
+    "NoProgress",
     "RetryPolicy",
+    "check_interval",
     "download_funding",
     "download_ohlcv",
     "make_exchange",
+    "ohlcv_frame",
     "plan_window",
+    "resolve_symbol",
+    "retry_after_seconds",
+    "strict_json",
+    "utc_now",
 ]

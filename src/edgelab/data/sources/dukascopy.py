@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from edgelab.data.intervals import format_interval
-from edgelab.data.sources.ccxt_source import RetryPolicy, retry_after_seconds, utc_now
+from edgelab.data.sources.downloads import utc_now
 from edgelab.data.sources.dukascopy_bi5 import (
     BAR_COLUMNS,
     CANDLE_DTYPE,
@@ -59,6 +59,7 @@ from edgelab.data.sources.dukascopy_bi5 import (
     read_tick_file,
     ticks_to_bars,
 )
+from edgelab.data.sources.retry import RetryPolicy, retry_after_seconds
 from edgelab.errors import DataError, DownloadError
 
 _UA = {"User-Agent": "edgelab (Python urllib)"}

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from edgelab.data.sources.ccxt_source import DownloadResult, plan_window, utc_now
+from edgelab.data.sources.downloads import DownloadResult, plan_window, utc_now
 from edgelab.data.store import BarStore, from_ms, to_ms, to_step_ms
 from edgelab.errors import DataError, DownloadError, SourceError, unknown_name
 
