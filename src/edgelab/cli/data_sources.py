@@ -47,7 +47,7 @@ def show(
         report = bars.attrs["quality"]
         console.print(_summary_table(symbol, bars, report))
         if quality:
-            console.print(render_report(_report_from_dict(report)))
+            console.print(render_report(QualityReport.from_dict(report)))
         if rows:
             console.print(_tail_table(bars, rows))
 
@@ -147,15 +147,3 @@ def _price(value: float) -> str:
 
 def _stamp(stamp: pd.Timestamp) -> str:
     return stamp.strftime("%Y-%m-%d %H:%M")
-
-
-def _report_from_dict(data: dict) -> QualityReport:
-    """Rebuild the report object from `attrs['quality']` for `render_report`."""
-    from edgelab.data.quality import Finding, GapSummary
-
-    fields = {k: v for k, v in data.items() if k not in ("ok", "findings", "gaps")}
-    return QualityReport(
-        **fields,
-        findings=[Finding(**f) for f in data["findings"]],
-        gaps=GapSummary(**data["gaps"]),
-    )

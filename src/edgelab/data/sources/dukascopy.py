@@ -59,7 +59,7 @@ from edgelab.data.sources.dukascopy_bi5 import (
     read_tick_file,
     ticks_to_bars,
 )
-from edgelab.data.sources.retry import RetryPolicy, retry_after_seconds
+from edgelab.data.sources.retry import RetryPolicy, backoff_seconds, retry_after_seconds
 from edgelab.errors import DataError, DownloadError
 
 _UA = {"User-Agent": "edgelab (Python urllib)"}
@@ -208,9 +208,8 @@ class HourFetcher:
         )
 
     def _delay(self, attempt: int) -> float:
-        base = min(self.retry.max_delay, self.retry.base_delay * 2**attempt)
-        with self._lock:
-            return base * (1.0 + self.retry.jitter * self._rng.random())
+        with self._lock:  # worker threads share one seeded jitter stream
+            return backoff_seconds(self.retry, attempt, self._rng)
 
 
 HourCallback = Callable[[pd.Timestamp, str, int], None]
