@@ -73,17 +73,11 @@ def _import_builtin_models(deep: bool = True) -> None:
     deep models (PyTorch, seconds to import) only with `deep`."""
     import importlib
 
-    modules = (
-        ("edgelab.models.baselines", "edgelab.models.deep")
-        if deep
-        else ("edgelab.models.baselines",)
-    )
+    modules = ["edgelab.models.baselines"]
+    if deep:
+        modules += ["edgelab.models.deep", "edgelab.models.tokens"]
     for module in modules:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:  # a real missing dependency, not an absent module
-                raise
+        importlib.import_module(module)
 
 
 class Model(ABC):
