@@ -108,3 +108,22 @@ def test_download_and_update_adapters_report_like_the_other_downloaders(feed, se
     (update,) = run_dukascopy_download(["EURUSD"], "1h", store=store, **later)
     assert feed.log[3:] == [hour_path("EURUSD", H0 + 8 * HOUR)]  # only the new hour
     assert update.rows_stored == 4 and update.last == H0 + 8 * HOUR
+
+
+def test_data_download_dukascopy_routes_to_the_dukascopy_downloader(
+    feed, served, tmp_path, monkeypatch
+):
+    import edgelab.data.sources.dukascopy as dukascopy
+    from edgelab.cli import main
+
+    monkeypatch.setattr(dukascopy, "DEFAULT_BASE_URL", feed.base_url)
+    argv = ["data", "download", "dukascopy", "EURUSD", "1h", "--start", "2019-02-04",
+            "--end", "2019-02-04 06:00", "--data-dir", str(tmp_path)]  # fmt: skip
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 0
+    stored = BarStore(tmp_path).read("dukascopy", "EURUSD", "1h")
+    assert len(stored) == 5  # hours 0-5 without the empty hour 3
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--futures"])
+    assert exc.value.code == 2  # exchange-only flags are refused with a one-line message
