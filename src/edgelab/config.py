@@ -52,10 +52,27 @@ class DataConfig(StrictModel):
 
 
 class FeaturesConfig(StrictModel):
-    """A named feature set (`edgelab features list`) and its parameters."""
+    """A named feature set (`edgelab features list`) and its parameters.
+
+    `leak_next_return` adds the NEXT bar's return as a feature column: a deliberate
+    look-ahead leak that exists only so the leakage canary can prove it fails. It is
+    refused unless `allow_leak` is also true, and every output of such a run says so.
+    """
 
     set: str = "core13"
     params: dict[str, Any] = Field(default_factory=dict)
+    leak_next_return: bool = False
+    allow_leak: bool = False
+
+    @model_validator(mode="after")
+    def _leak_needs_consent(self) -> FeaturesConfig:
+        if self.leak_next_return and not self.allow_leak:
+            raise ValueError(
+                "leak_next_return adds the NEXT bar's return as a feature (a deliberate "
+                "look-ahead leak, for the leakage canary only); set features.allow_leak: true "
+                "to confirm, or remove it"
+            )
+        return self
 
 
 class LabelsConfig(StrictModel):
@@ -121,6 +138,78 @@ class ScalingConfig(StrictModel):
     method: Literal["standard", "robust", "none"] = "standard"
 
 
+class CalibrationConfig(StrictModel):
+    """Probability calibration fitted on the validation predictions only, applied to
+    validation, test and live predictions (state saved in each model bundle).
+    `linear_correction` rescales regression outputs (`expected_return`) by a slope and
+    intercept fitted on validation. Rule baselines (buy & hold, SMA cross) are left as is."""
+
+    method: Literal["none", "platt", "isotonic", "temperature"] = "none"
+    bins: int = Field(10, ge=2, le=100, description="bins of ECE/MCE and the reliability diagram")
+    linear_correction: bool = False
+
+
+class ThresholdsConfig(StrictModel):
+    """Decision thresholds searched on validation and frozen for test.
+
+    The score is p(long) - p(short) (or `expected_return`); at threshold t the position
+    is long above t, short below -t (`side: both`) or flat. `objective` picks t: `f1`
+    (long side only), `sharpe` (bar by bar after costs) or `avg_profit` (per trade held
+    the label horizon, after a round trip of costs); costs are the backtest's fee +
+    slippage + spread. `per_asset` searches one threshold per asset. With `none` the
+    policy's own parameters decide."""
+
+    objective: Literal["none", "f1", "sharpe", "avg_profit"] = "none"
+    per_asset: bool = False
+    side: Literal["both", "long"] = "both"
+    grid: list[float] | None = Field(None, description="thresholds to try (default: quantiles)")
+    min_trades: int = Field(10, ge=1)
+
+    @model_validator(mode="after")
+    def _f1_is_long_only(self) -> ThresholdsConfig:
+        if self.objective == "f1" and self.side != "long":
+            raise ValueError("objective f1 scores the long class only; set side: long")
+        return self
+
+
+class EvaluationConfig(StrictModel):
+    """Uncertainty of the results: seeded block-bootstrap intervals and the paired test
+    against the best baseline. `baselines`: model names compared against (default: the
+    models of type buy_hold, sma_cross, logistic and lightgbm)."""
+
+    n_boot: int = Field(1000, ge=50)
+    level: float = Field(0.95, gt=0.5, lt=1.0)
+    block: float | None = Field(None, ge=1.0, description="bootstrap block length (bars)")
+    baselines: list[str] | None = None
+
+
+class WalkForwardConfig(StrictModel):
+    """`edgelab walkforward`: retrain every `step` bars on an `expanding` or `rolling`
+    window of `train_size` bars (its last `val_size` bars validate), `embargo` bars
+    between spans (default and minimum: the labels' look-ahead). Unset sizes default to
+    fractions of the timeline: train 40 %, step 10 %, validation 10 % of train_size.
+    `mode: finetune` continues the previous fold's model where the model supports it."""
+
+    window: Literal["expanding", "rolling"] = "expanding"
+    train_size: int | None = Field(None, ge=20)
+    step: int | None = Field(None, ge=1)
+    val_size: int | None = Field(None, ge=5)
+    embargo: int | None = Field(None, ge=0)
+    mode: Literal["retrain", "finetune"] = "retrain"
+
+
+class CanaryConfig(StrictModel):
+    """`edgelab canary`: the configured pipeline on synthetic random walks (`seeds`) and
+    on a planted AR(1) signal of `strength`, `n_bars` bars each (small and fast)."""
+
+    n_bars: int = Field(3000, ge=300)
+    seeds: list[int] = Field(default_factory=lambda: [1, 2, 3])
+    strength: float = Field(0.3, gt=0.0, lt=1.0)
+    interval: str = "1h"
+    assets: int = Field(1, ge=1)
+    family_error: float = Field(0.05, gt=0.0, lt=0.5)
+
+
 class ModelConfig(StrictModel):
     """One model on the leaderboard: a display `name`, a registry `type`, its params."""
 
@@ -181,6 +270,11 @@ class ExperimentConfig(StrictModel):
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
+    thresholds: ThresholdsConfig = Field(default_factory=ThresholdsConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    walkforward: WalkForwardConfig = Field(default_factory=WalkForwardConfig)
+    canary: CanaryConfig = Field(default_factory=CanaryConfig)
 
     @model_validator(mode="after")
     def _unique_names(self) -> ExperimentConfig:

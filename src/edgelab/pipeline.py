@@ -3,7 +3,8 @@
 This module owns the orchestration of `edgelab run`, in one direction:
 
     check -> data -> features -> labels -> split -> dataset (scaling) -> models
-          -> predictions -> policy -> backtest -> metrics -> report (+ MLflow)
+          -> predictions -> calibration / thresholds (fitted on validation) -> policy
+          -> backtest -> metrics (+ intervals) -> edge (trials, DSR, verdict) -> report
 
 - `check_config` validates everything that can be checked without data (model names and
   params, feature set and params, policy, costs, MLflow availability) and raises a
@@ -16,7 +17,13 @@ This module owns the orchestration of `edgelab run`, in one direction:
   largest window any model needs).
 - Positions come from each model's predictions on every test bar; the backtest runs on
   the test span with costs on, next to buy & hold of the same span.
-- Same config and seed => byte-identical `metrics.json` (no wall-clock values in it).
+- Calibration, the linear correction of regression outputs and decision thresholds are
+  fitted on the validation predictions only and frozen for test (`pipeline_eval`).
+- Same config and seed => byte-identical `metrics.json` (no wall-clock values and no
+  run history in it; bootstrap intervals are seeded). What depends on the earlier runs
+  on the same data (trials counted, deflated Sharpe, the verdict) goes to `edge.json`.
+- `evaluate_experiment` runs the same stages in memory without writing anything (the
+  leakage canary, `edgelab.evaluate.canary`, uses it).
 
 Stages and run folder files are described in docs/readme/pipeline.md.
 """
@@ -26,17 +33,26 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
-import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from rich.console import Console
 
 from edgelab.config import ExperimentConfig, ModelConfig
 from edgelab.errors import ConfigError, EdgelabError, FeatureError, ModelError, unknown_name
+from edgelab.evaluate.scorecard import json_safe
 from edgelab.models.base import Model, get_model_class
+from edgelab.pipeline_eval import (
+    add_leak,
+    check_evaluation,
+    leak_warnings,
+    metrics_payload,
+    model_metrics,
+    model_policies,
+    postprocess_models,
+)
+from edgelab.pipeline_outputs import write_outputs
 from edgelab.pipeline_stages import (
     Outcome,
     Stages,
@@ -44,13 +60,20 @@ from edgelab.pipeline_stages import (
     calendar_of,
     check_policy,
     costs_of,
-    leaderboard,
     load_data,
     print_leaderboard,
-    write_outputs,
 )
 
-__all__ = ["Plan", "PlannedModel", "check_config", "label_params", "run_experiment"]
+__all__ = [
+    "Plan",
+    "PlannedModel",
+    "check_config",
+    "evaluate_experiment",
+    "json_safe",
+    "label_params",
+    "run_experiment",
+    "run_experiment_outcome",
+]
 
 
 @dataclasses.dataclass
@@ -175,6 +198,7 @@ def check_config(config: ExperimentConfig, *, mlflow: bool | None = None) -> Pla
     models = [_plan_model(i, mc, config) for i, mc in enumerate(config.models)]
     check_policy(config)
     costs_of(config)
+    check_evaluation(config)
     use_mlflow = config.tracking.mlflow if mlflow is None else mlflow
     if use_mlflow:
         import importlib.util
@@ -187,11 +211,9 @@ def check_config(config: ExperimentConfig, *, mlflow: bool | None = None) -> Pla
     return Plan(config, models, params, bool(use_mlflow))
 
 
-def _check_data(plan: Plan, bars: dict[str, pd.DataFrame]):
-    """Data-dependent checks, before any feature is computed; returns the `Split`."""
-    from edgelab.dataset.splits import MIN_ROWS, make_split, timeline
-    from edgelab.features.sets import get_feature_set
-
+def check_data(plan: Plan, bars: dict[str, pd.DataFrame]) -> None:
+    """Data-dependent checks that need no split: horizon against the data length, a
+    bracket policy on one asset, backtest weights naming the assets."""
     config = plan.config
     look = config.labels.lookahead
     for name, frame in bars.items():
@@ -211,22 +233,40 @@ def _check_data(plan: Plan, bars: dict[str, pd.DataFrame]):
         raise ConfigError(
             f"'backtest.weights' names {sorted(weights)} but the assets are {sorted(bars)}"
         )
-    split = make_split(timeline([b.index for b in bars.values()]), config.split, look)
+
+
+def check_warmup(plan: Plan, bars: dict[str, pd.DataFrame], train, fix: str) -> None:
+    """The train span `train` (a `Span`) must hold the feature warm-up, the largest model
+    window and a minimum of rows for every asset; `fix` says what to change."""
+    from edgelab.dataset.splits import MIN_ROWS
+    from edgelab.features.sets import get_feature_set
+
+    config = plan.config
     spec = get_feature_set(config.features.set)
     warmup = spec.min_bars({**spec.params, **config.features.params}) - 1
     need = warmup + plan.window - 1 + MIN_ROWS["train"]
     for name, frame in bars.items():
-        have = int(split.train.mask(frame.index).sum())
+        have = int(train.mask(frame.index).sum())
         if have < need:
             raise ConfigError(
                 f"'features.set' {spec.name} needs {warmup} bars of warm-up and the models a "
                 f"window of {plan.window}: the train span of asset '{name}' has {have} bars, "
-                f"at least {need} are needed; load more data or move split.test later"
+                f"at least {need} are needed; {fix}"
             )
+
+
+def _check_data(plan: Plan, bars: dict[str, pd.DataFrame]):
+    """Data-dependent checks, before any feature is computed; returns the `Split`."""
+    from edgelab.dataset.splits import make_split, timeline
+
+    check_data(plan, bars)
+    look = plan.config.labels.lookahead
+    split = make_split(timeline([b.index for b in bars.values()]), plan.config.split, look)
+    check_warmup(plan, bars, split.train, "load more data or move split.test later")
     return split
 
 
-def _features(plan: Plan, bars: dict[str, pd.DataFrame], step) -> tuple[dict, dict]:
+def compute_all_features(plan: Plan, bars: dict[str, pd.DataFrame], step) -> tuple[dict, dict]:
     """Per-asset FeatureFrames (a panel set is computed once and shared by all assets,
     whose bars are then cut to the panel's common timestamps)."""
     from edgelab.features.sets import compute_features, get_feature_set
@@ -236,15 +276,29 @@ def _features(plan: Plan, bars: dict[str, pd.DataFrame], step) -> tuple[dict, di
         panel = compute_features(bars, fc.set, **fc.params)
         bars = {name: frame.loc[panel.index] for name, frame in bars.items()}
         step(len(bars))
-        return bars, {name: panel for name in bars}
-    out = {}
-    for name, frame in bars.items():
-        out[name] = compute_features(frame, fc.set, **fc.params)
-        step()
+        out = {name: panel for name in bars}
+    else:
+        out = {}
+        for name, frame in bars.items():
+            out[name] = compute_features(frame, fc.set, **fc.params)
+            step()
+    if fc.leak_next_return:  # the canary's deliberate leak, refused without allow_leak
+        out = add_leak(bars, out)
     return bars, out
 
 
-def _predict(models: list[PlannedModel], dataset, step) -> dict[str, dict[str, pd.DataFrame]]:
+def compute_all_labels(plan: Plan, bars: dict[str, pd.DataFrame], step) -> dict:
+    """Per-asset Labels of the configured kind."""
+    from edgelab.labels import make_labels
+
+    out = {}
+    for name, frame in bars.items():
+        out[name] = make_labels(frame, plan.config.labels.kind, **plan.label_params)
+        step()
+    return out
+
+
+def predict_models(models: list[PlannedModel], dataset, step) -> dict[str, dict[str, pd.DataFrame]]:
     """Fit each model on train (early stopping on val) and predict val, test and trade."""
     preds: dict[str, dict[str, pd.DataFrame]] = {}
     for pm in models:
@@ -255,71 +309,39 @@ def _predict(models: list[PlannedModel], dataset, step) -> dict[str, dict[str, p
     return preds
 
 
-def _prediction_metrics(pred: pd.DataFrame, samples, dataset) -> dict[str, Any]:
-    from edgelab.evaluate.metrics import classification_metrics, regression_metrics
-
-    y = samples.targets()
-    out: dict[str, Any] = {}
-    cols = [c for c in pred.columns if c.startswith("p_")]
-    if dataset.target == "class" and cols:
-        out.update(classification_metrics(y, pred[cols].to_numpy(), dataset.label_map))
-    if "expected_return" in pred.columns:
-        truth = y if dataset.target == "return" else samples.forward_return[samples.rows]
-        ok = np.isfinite(truth)
-        reg = regression_metrics(truth[ok], pred["expected_return"].to_numpy()[ok])
-        out.update(
-            reg if dataset.target == "return" else {f"return_{k}": v for k, v in reg.items()}
-        )
-    return out
-
-
-def json_safe(value: Any) -> Any:
-    """NaN/inf -> None, numpy scalars -> Python, recursively (strict JSON)."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _metrics(plan: Plan, out: Outcome) -> dict[str, Any]:
-    """metrics.json: per model prediction scores and KPIs, the leaderboard, buy & hold.
-    Only values that the config and data decide (no times), so re-runs are byte-equal."""
-    ds = out.dataset
-    models = {
-        pm.name: {
-            "type": pm.config.type,
-            "window": pm.window,
-            "val": _prediction_metrics(out.preds[pm.name]["val"], ds["val"], ds),
-            "test": _prediction_metrics(out.preds[pm.name]["test"], ds["test"], ds),
-            "backtest": out.results[pm.name].kpis,
+    """metrics.json (see `pipeline_eval.metrics_payload`): deterministic for a config
+    and seed, no times and no run history in it."""
+    ds, config = out.dataset, plan.config
+    models = {}
+    for pm in plan.models:
+        splits = {
+            s: (
+                out.raw_preds[pm.name][s],
+                out.preds[pm.name][s],
+                ds[s].targets(),
+                ds[s].forward_return[ds[s].rows],
+            )
+            for s in ("val", "test")
         }
-        for pm in plan.models
+        models[pm.name] = model_metrics(
+            pm.config.type, pm.window, splits, out.results[pm.name], out.post[pm.name],
+            target=ds.target, label_map=ds.label_map, config=config,
+        )  # fmt: skip
+    extra = {
+        "label_map": ds.label_map,
+        "split": ds.split.to_dict(),
+        "dataset": ds.counts,
+        "calendar": calendar_of(config, out.bars),
     }
-    return json_safe(
-        {
-            "name": plan.config.name,
-            "seed": plan.config.seed,
-            "target": ds.target,
-            "label_map": ds.label_map,
-            "split": ds.split.to_dict(),
-            "dataset": ds.counts,
-            "calendar": calendar_of(plan.config, out.bars),
-            "leaderboard": leaderboard(models, ds.target),
-            "benchmark": {"buy_and_hold": out.benchmark.kpis},
-            "models": models,
-        }
+    return metrics_payload(
+        config, models, out.results, out.benchmark, target=ds.target, extra=extra
     )
 
 
 def _compute(plan: Plan, stages: Stages) -> Outcome:
     """Every stage from data to backtest, each under its progress bar."""
     from edgelab.dataset.build import build_dataset
-    from edgelab.labels import make_labels
 
     config = plan.config
     with stages.stage("data") as step:
@@ -327,12 +349,9 @@ def _compute(plan: Plan, stages: Stages) -> Outcome:
         step()
     split = _check_data(plan, bars)
     with stages.stage("features", len(bars)) as step:
-        bars, features = _features(plan, bars, step)
+        bars, features = compute_all_features(plan, bars, step)
     with stages.stage("labels", len(bars)) as step:
-        labels = {}
-        for name, frame in bars.items():
-            labels[name] = make_labels(frame, config.labels.kind, **plan.label_params)
-            step()
+        labels = compute_all_labels(plan, bars, step)
     with stages.stage("dataset") as step:
         dataset = build_dataset(
             bars, features, labels, split,
@@ -340,11 +359,38 @@ def _compute(plan: Plan, stages: Stages) -> Outcome:
         )  # fmt: skip
         step()
     with stages.stage("models", len(plan.models)) as step:
-        preds = _predict(plan.models, dataset, step)
+        raw = predict_models(plan.models, dataset, step)
+    with stages.stage("calibrate") as step:
+        kinds = {pm.name: pm.config.type for pm in plan.models}
+        post, preds = postprocess_models(config, kinds, dataset, bars, raw)
+        step()
     with stages.stage("backtest", len(plan.models) + 1) as step:
-        trade_preds = {pm.name: preds[pm.name]["trade"] for pm in plan.models}
-        results, benchmark = backtest_models(config, bars, split, trade_preds, step)
-    return Outcome(bars, features, labels, dataset, preds, results, benchmark)
+        decisions = {name: post[name].decisions(preds[name]["trade"]) for name in kinds}
+        policies = model_policies(config, post)
+        results, benchmark = backtest_models(config, bars, split.test, decisions, step, policies)
+    out = Outcome(bars, features, labels, dataset, preds, results, benchmark)
+    out.raw_preds, out.post, out.decisions = raw, post, decisions
+    return out
+
+
+def evaluate_experiment(
+    config: ExperimentConfig,
+    *,
+    console: Console | None = None,
+    quiet: bool = True,
+    metrics: bool = True,
+) -> tuple[Plan, Outcome]:
+    """Run every stage in memory, writing nothing (the leakage canary uses this), and
+    with `metrics` compute metrics.json's content into `out.metrics`."""
+    console = console or Console(quiet=quiet)
+    plan = check_config(config, mlflow=False)
+    with Stages(console, quiet) as stages:
+        out = _compute(plan, stages)
+        if metrics:
+            with stages.stage("evaluate") as step:
+                out.metrics = _metrics(plan, out)
+                step()
+    return plan, out
 
 
 def run_experiment(
@@ -356,12 +402,31 @@ def run_experiment(
     quiet: bool = False,
 ) -> Path:
     """Run the experiment into a new run folder and return its path (see module doc)."""
+    run_dir, _ = run_experiment_outcome(
+        config, runs_dir=runs_dir, mlflow=mlflow, console=console, quiet=quiet
+    )
+    return run_dir
+
+
+def run_experiment_outcome(
+    config: ExperimentConfig,
+    *,
+    runs_dir: str | Path | None = None,
+    mlflow: bool | None = None,
+    console: Console | None = None,
+    quiet: bool = False,
+) -> tuple[Path, Outcome]:
+    """`run_experiment`, also returning the in-memory `Outcome` (per-bar returns of
+    every backtest, predictions, metrics, edge), e.g. for an ablation's final DSR."""
     console = console or Console(quiet=quiet)
     plan = check_config(config, mlflow=mlflow)
-    stages = Stages(console, quiet)
-    with stages:
+    for line in leak_warnings(config):
+        console.print(f"[bold red]{line}[/bold red]")
+    with Stages(console, quiet) as stages:
         out = _compute(plan, stages)
-        out.metrics = _metrics(plan, out)
+        with stages.stage("evaluate") as step:
+            out.metrics = _metrics(plan, out)
+            step()
         with stages.stage("report") as step:
             run_dir = write_outputs(plan, runs_dir or config.tracking.runs_dir, out)
             step()
@@ -371,8 +436,8 @@ def run_experiment(
         log_run(run_dir, config, out.metrics)
     if not quiet:
         bench = out.metrics["benchmark"]["buy_and_hold"]
-        print_leaderboard(console, out.metrics["leaderboard"], bench, run_dir)
-    return run_dir
+        print_leaderboard(console, out.metrics["leaderboard"], bench, run_dir, out.edge)
+    return run_dir, out
 
 
 def read_metrics(run_dir: str | Path) -> dict[str, Any]:

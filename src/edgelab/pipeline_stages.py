@@ -1,10 +1,11 @@
 """The stages `edgelab.pipeline.run_experiment` strings together, one function each.
 
-This module owns the glue between the library stages and the run folder: loading the
-configured data, turning predictions into positions through the configured policy,
-the backtests of every model and of buy & hold on the test span, the leaderboard, the
-progress display, and writing every output file (bundles, predictions, metrics, plots,
-report). Each function takes what the previous stage produced; none reads global state.
+This module owns the glue between the library stages: loading the configured data,
+turning predictions into positions through the configured policy, the backtests of
+every model and of buy & hold on the test span (or a walk-forward's stitched
+out-of-sample span), the leaderboard with its intervals and verdicts, and the progress
+display. Writing the run folder is `edgelab.pipeline_outputs`. Each function takes what
+the previous stage produced; none reads global state.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ class Outcome:
     results: dict[str, Any]  # model -> BacktestResult on the test span
     benchmark: Any  # buy & hold BacktestResult
     metrics: dict[str, Any] = field(default_factory=dict)
+    raw_preds: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict)  # before post
+    post: dict[str, Any] = field(default_factory=dict)  # model -> PostProcess
+    decisions: dict[str, pd.DataFrame] = field(default_factory=dict)  # what the policy read
+    edge: dict[str, Any] = field(default_factory=dict)  # edge.json (history-dependent)
 
     @property
     def positions(self) -> dict[str, pd.DataFrame]:
@@ -193,23 +198,32 @@ def check_policy(config: ExperimentConfig):
     return policy
 
 
-def backtest_models(config, bars, split, preds: dict[str, pd.DataFrame], step):
-    """Backtest every model's test predictions through the policy, and buy & hold, on the
-    test span with costs. Returns ({model: BacktestResult}, buy & hold result)."""
+def backtest_models(
+    config,
+    bars,
+    span,
+    preds: dict[str, pd.DataFrame],
+    step,
+    policies: dict[str, Any] | None = None,
+):
+    """Backtest every model's predictions (or decisions) through its policy, and buy &
+    hold, on `span` (a `Span`: the test span, or a walk-forward's out-of-sample span)
+    with costs. `policies`: model -> Policy (default: the configured policy for all).
+    Returns ({model: BacktestResult}, buy & hold result)."""
     from edgelab.backtest.engine import backtest, buy_and_hold
     from edgelab.backtest.policies import BracketPolicy, run_policy
 
-    policy = check_policy(config)
+    configured = check_policy(config)
     costs = costs_of(config)
     calendar = calendar_of(config, bars)
-    span = split.test
     test_bars = {a: b.loc[span.start : span.end] for a, b in bars.items()}
     weights = config.backtest.weights
     results = {}
     for name, pred in preds.items():
+        policy = (policies or {}).get(name, configured)
         if isinstance(policy, BracketPolicy):
-            # One asset (checked before any work). The bars before the test span go along
-            # so the bracket's ATR is warm at the first test bar; trades start in the span.
+            # One asset (checked before any work). The bars before the span go along so
+            # the bracket's ATR is warm at the first bar; trades start in the span.
             history = next(iter(bars.values())).loc[: span.end]
             results[name] = run_policy(history, pred, policy, costs, calendar=calendar)
         else:
@@ -227,17 +241,28 @@ def backtest_models(config, bars, split, preds: dict[str, pd.DataFrame], step):
 
 
 def leaderboard(metrics: dict[str, dict[str, Any]], target: str) -> list[dict[str, Any]]:
-    """One row per model, best test Sharpe first (undefined Sharpe last)."""
+    """One row per model, best test Sharpe first (undefined Sharpe last), with the
+    bootstrap intervals of AUC and Sharpe when the metrics carry them."""
     rows = []
     for name, m in metrics.items():
         test, bt = m["test"], m["backtest"]
+        ci = m.get("intervals") or {}
         row = {"model": name, "type": m["type"]}
         if target == "class":
-            row.update(auc=test.get("roc_auc"), accuracy=test.get("accuracy"))
+            auc = ci.get("auc") or {}
+            row.update(
+                auc=test.get("roc_auc"),
+                auc_low=auc.get("low"),
+                auc_high=auc.get("high"),
+                accuracy=test.get("accuracy"),
+            )
         else:
             row.update(ic=test.get("spearman_ic"), sign_hit_rate=test.get("sign_hit_rate"))
+        sharpe = ci.get("sharpe") or {}
         row.update(
             sharpe=bt.get("sharpe"),
+            sharpe_low=sharpe.get("low"),
+            sharpe_high=sharpe.get("high"),
             total_return=bt.get("total_return"),
             max_drawdown=bt.get("max_drawdown"),
             n_trades=bt.get("n_trades"),
@@ -251,207 +276,106 @@ def leaderboard(metrics: dict[str, dict[str, Any]], target: str) -> list[dict[st
     return sorted(rows, key=key)
 
 
-HEADERS = {
-    "model": "model",
-    "auc": "AUC",
-    "accuracy": "accuracy",
-    "ic": "IC",
-    "sign_hit_rate": "sign hit",
-    "sharpe": "Sharpe",
-    "total_return": "return",
-    "max_drawdown": "max DD",
-    "n_trades": "trades",
-}
+def _num(value: Any, digits: int) -> str:
+    if value is None or not np.isfinite(value):
+        return "–"
+    return f"{value:.{digits}f}"
 
 
-def print_leaderboard(console: Console, board, benchmark: dict[str, Any], run_dir: Path) -> None:
-    """The leaderboard as a rich table, buy & hold of the same span, and where the report is."""
+def _span(row: dict[str, Any], key: str, digits: int) -> str:
+    """`estimate [low, high]`, compact for the terminal and the report."""
+    text = _num(row.get(key), digits)
+    low, high = row.get(f"{key}_low"), row.get(f"{key}_high")
+    if low is None or high is None:
+        return text
+    return f"{text} [{_num(low, digits)}, {_num(high, digits)}]"
+
+
+def board_rows(board: list[dict[str, Any]], edge: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Display rows of the leaderboard: AUC and Sharpe with their intervals, and from
+    `edge` (edge.json) the deflated Sharpe ratio and the verdict."""
+    verdicts = (edge or {}).get("models") or {}
+    out = []
+    for row in board:
+        shown: dict[str, Any] = {"model": row["model"]}
+        if "auc" in row:
+            shown["AUC [CI]"] = _span(row, "auc", 3)
+            shown["accuracy"] = row.get("accuracy")
+        else:
+            shown["IC"] = row.get("ic")
+            shown["sign hit"] = row.get("sign_hit_rate")
+        shown["Sharpe [CI]"] = _span(row, "sharpe", 2)
+        shown["return"] = row.get("total_return")
+        shown["max DD"] = row.get("max_drawdown")
+        shown["trades"] = row.get("n_trades")
+        found = verdicts.get(row["model"])
+        if found is not None:
+            shown["DSR"] = found.get("dsr")
+            shown["edge after costs"] = "yes" if found["verdict"]["edge"] else "not shown"
+        out.append(shown)
+    return out
+
+
+FORMAT_KEYS = {"accuracy": "accuracy", "return": "total_return", "max DD": "max_drawdown"}
+#: Left out of the terminal table to keep it narrow (they stay in the report).
+WIDE_ONLY = ("accuracy", "sign hit", "max DD", "trades")
+
+
+def print_leaderboard(
+    console: Console,
+    board,
+    benchmark: dict[str, Any],
+    run_dir: Path,
+    edge: dict[str, Any] | None = None,
+    title: str = "Leaderboard: test span, after costs",
+) -> None:
+    """The leaderboard as a rich table (intervals, DSR, verdict), buy & hold of the same
+    span, the trials counted, and where the report is."""
     from edgelab.report.html import fmt
 
-    table = Table(title="Leaderboard: test span, after costs")
-    cols = [c for c in board[0] if c in HEADERS]
+    rows = board_rows(board, edge)
+    table = Table(title=title)
+    cols = [c for c in rows[0] if c not in WIDE_ONLY]
     for col in cols:
-        table.add_column(HEADERS[col], justify="left" if col == "model" else "right", no_wrap=True)
-    for row in board:
-        table.add_row(*(fmt(row[c], c) for c in cols))
+        keep = col in ("model", "edge after costs", "DSR", "return")
+        table.add_column(col, justify="left" if col == "model" else "right", no_wrap=keep)
+    for row in rows:
+        cells = []
+        for c in cols:
+            text = _num(row[c], 2) if c == "DSR" else fmt(row[c], FORMAT_KEYS.get(c, c))
+            if c == "edge after costs":
+                text = (
+                    f"[bold green]{text}[/bold green]"
+                    if text == "yes"
+                    else f"[yellow]{text}[/yellow]"
+                )
+            cells.append(text)
+        table.add_row(*cells)
+    bench = {"return": benchmark.get("total_return"), "max DD": benchmark.get("max_drawdown")}
+    bench["Sharpe [CI]"] = _num(benchmark.get("sharpe"), 2)
     table.add_row(
         "[dim]buy & hold (span)[/dim]",
-        *(f"[dim]{fmt(benchmark.get(c), c)}[/dim]" if c in benchmark else "" for c in cols[1:]),
+        *(
+            f"[dim]{fmt(bench[c], FORMAT_KEYS.get(c, c))}[/dim]" if c in bench else ""
+            for c in cols[1:]
+        ),
     )
     console.print(table)
+    if edge:
+        console.print(trials_note(edge))
     report = run_dir / "report.html"
     console.print(f"[bold]run folder:[/bold] {run_dir}")
     if report.is_file():
         console.print(f"[bold]report:[/bold] {report}")
 
 
-# --- outputs ---------------------------------------------------------------------------
-
-
-def predictions_table(preds, positions, dataset) -> pd.DataFrame:
-    """Long table of every model's validation and test predictions (test: every bar,
-    labeled or not, with the position the policy took)."""
-    parts = []
-    for model, by_split in preds.items():
-        for split, key in (("val", "val"), ("test", "trade")):
-            samples, pred = dataset[key], by_split[key]
-            rows = samples.rows
-            frame = pd.DataFrame(
-                {
-                    "model": model,
-                    "split": split,
-                    "asset": np.asarray(samples.assets, dtype=object)[samples.asset[rows]],
-                    "timestamp": samples.index[rows],
-                    "label": samples.y[rows],  # NaN: no label (the last bars)
-                    "forward_return": samples.forward_return[rows],
-                }
-            )
-            for col in pred.columns:
-                frame[col] = pred[col].to_numpy()
-            if split == "test":
-                pos = positions[model].stack()  # (timestamp, asset) -> target exposure
-                keys = pd.MultiIndex.from_arrays([frame["timestamp"], frame["asset"]])
-                frame["position"] = pos.reindex(keys).to_numpy()
-            parts.append(frame)
-    return pd.concat(parts, ignore_index=True)
-
-
-def _bundle_meta(plan, dataset, pm) -> dict[str, Any]:
-    from edgelab.track.runs import git_revision
-
-    config = plan.config
-    return {
-        "name": pm.name,
-        "features": {"set": config.features.set, "params": config.features.params},
-        "feature_names": dataset.feature_names,
-        "scaler": dataset.scaler.to_dict(),
-        "labels": config.labels.model_dump(mode="json"),
-        "label_map": {str(k): v for k, v in dataset.label_map.items()},
-        "label_sign": {str(k): v for k, v in dataset.label_sign.items()},
-        "target": dataset.target,
-        "window": pm.window,
-        "horizon": dataset.horizon,
-        "assets": dataset.assets,
-        "git": git_revision(),
-    }
-
-
-PLOT_TITLES = {
-    "equity": "equity against buy & hold (test span, net of costs)",
-    "drawdown": "drawdown",
-    "asset_equity": "equity per asset",
-}
-
-
-def _plots(run_dir: Path, name: str, result, bench, bars, split) -> list[tuple[str, Path]]:
-    """The backtest plots of one model, as (title, PNG path): equity against buy & hold,
-    drawdown, equity per asset (several assets only) and trades on each price chart."""
-    from edgelab.backtest import plots
-
-    out = run_dir / "plots"
-    span = split.test
-    figs = [
-        (
-            PLOT_TITLES["equity"],
-            plots.plot_equity(result, out / f"{name}-equity.png", benchmark=bench, label=name),
-        ),
-        (PLOT_TITLES["drawdown"], plots.plot_drawdown(result, out / f"{name}-drawdown.png")),
-    ]
-    if len(bars) > 1:
-        figs.append(
-            (
-                PLOT_TITLES["asset_equity"],
-                plots.plot_asset_equity(result, out / f"{name}-asset_equity.png"),
-            )
-        )
-    for asset, frame in bars.items():
-        path = out / f"{name}-trades_{asset}.png"
-        chart = plots.plot_trades(
-            frame.loc[span.start : span.end], result.trades, path, asset=str(asset)
-        )
-        figs.append((f"trades on the price chart: {asset}", chart))
-    return figs
-
-
-def _report_summary(config: ExperimentConfig, dataset, prov: dict[str, Any]) -> dict[str, Any]:
-    costs = config.backtest.costs
-    targets = " / ".join(str(dataset.counts[s]["targets"]) for s in ("train", "val", "test"))
-    return {
-        "source": config.data.source,
-        "assets": ", ".join(dataset.assets),
-        "features": f"{config.features.set} ({len(dataset.feature_names)} columns)",
-        "labels": f"{config.labels.kind}, horizon {dataset.horizon}",
-        "target rows train / val / test": targets,
-        "policy": f"{config.policy.kind} {config.policy.params or ''}".strip(),
-        "costs (bps) fee / slippage / spread": f"{costs.fee_bps:g} / {costs.slippage_bps:g} / {costs.spread_bps:g}",
-        "seed": config.seed,
-        "git": (prov["git"] or {}).get("commit") or "not a git checkout / no commit",
-    }
-
-
-def _model_sections(plan, run_dir: Path, out: Outcome) -> list:
-    from edgelab.evaluate.metrics import confusion_png
-    from edgelab.report.html import ModelSection
-
-    config, sections = plan.config, []
-    for pm in plan.models:
-        m = out.metrics["models"][pm.name]
-        figs: list[tuple[str, Path]] = []
-        if config.report.plots:
-            (run_dir / "plots").mkdir(exist_ok=True)
-            if m["test"].get("confusion"):
-                png = run_dir / "plots" / f"{pm.name}-confusion.png"
-                confusion_png(
-                    m["test"]["confusion"], m["test"]["class_names"], png, f"{pm.name}: test"
-                )
-                figs.append(("confusion matrix (test)", png))
-            result = out.results[pm.name]
-            figs += _plots(run_dir, pm.name, result, out.benchmark, out.bars, out.dataset.split)
-        sections.append(ModelSection(pm.name, pm.config.type, m, figs, out.results[pm.name].trades))
-    return sections
-
-
-def write_outputs(plan, runs_dir: str | Path, out: Outcome) -> Path:
-    """Create the run folder and write every file into it; returns the folder."""
-    from edgelab.config import dump_config
-    from edgelab.report.html import ReportData, write_report
-    from edgelab.track.runs import (
-        create_run_dir,
-        data_summary,
-        provenance,
-        write_config,
-        write_json_atomic,
-        write_parquet_atomic,
+def trials_note(edge: dict) -> str:
+    """One line on how the verdict was reached, for under the leaderboard."""
+    level = edge.get("level") or 0.95
+    runs = len(edge.get("earlier_runs") or []) + 1
+    return (
+        f"Intervals: {100 * level:.0f}% block bootstrap. Trials counted on this data: "
+        f"{edge.get('n_trials')} models in {runs} run(s) (every run folder on the same data "
+        "fingerprint). 'edge after costs: yes' needs the Sharpe interval after costs above 0 "
+        "and a deflated Sharpe ratio (DSR) above 0.95."
     )
-
-    config, dataset = plan.config, out.dataset
-    run_dir = create_run_dir(runs_dir, config.name)
-    prov = provenance(config, out.bars)
-    write_config(run_dir, config, prov)
-    data_info = data_summary(config, out.bars, out.features, out.labels, dataset)
-    write_json_atomic(run_dir / "data.json", data_info)
-    for pm in plan.models:
-        pm.model.save(run_dir / "models" / pm.name, extra_meta=_bundle_meta(plan, dataset, pm))
-    table = predictions_table(out.preds, out.positions, dataset)
-    write_parquet_atomic(run_dir / "predictions.parquet", table)
-    write_json_atomic(run_dir / "metrics.json", out.metrics)
-    for name, result in out.results.items():
-        if len(result.trades):
-            write_parquet_atomic(run_dir / "trades" / f"{name}.parquet", result.trades)
-    if not config.report.html:
-        return run_dir
-    bench = out.metrics["benchmark"]["buy_and_hold"]
-    report = ReportData(
-        title=f"edgelab run: {config.name}",
-        run_dir=str(run_dir),
-        summary=_report_summary(config, dataset, prov),
-        leaderboard=out.metrics["leaderboard"],
-        data=data_info,
-        split=out.metrics["split"],
-        config_yaml=dump_config(config),
-        models=_model_sections(plan, run_dir, out),
-        benchmark={k: bench.get(k) for k in ("total_return", "sharpe", "max_drawdown")},
-        trade_rows=config.report.trade_rows,
-    )
-    write_report(run_dir / "report.html", report)
-    return run_dir

@@ -74,7 +74,9 @@ def test_overrides_validate_and_provenance_is_ignored(tmp_path):
 
 def test_default_yaml_is_valid_and_roundtrips():
     cfg = load_config(REPO / "configs" / "default.yaml")
-    assert [m.type for m in cfg.models] == ["buy_hold", "sma_cross", "logistic", "lightgbm"]
+    assert [m.type for m in cfg.models] == [
+        "buy_hold", "sma_cross", "logistic", "lightgbm", "lstm", "transformer",
+    ]  # fmt: skip
     assert cfg.backtest.costs.fee_bps > 0
     again = parse_config(yaml.safe_load(dump_config(cfg)))
     assert again == cfg

@@ -35,6 +35,7 @@ TINY = {
         },
     ],
     "policy": {"kind": "threshold", "params": {"upper": 0.52}},
+    "evaluation": {"n_boot": 200},  # bootstrap intervals: fewer resamples keep the test fast
     "report": {"plots": False},
 }
 

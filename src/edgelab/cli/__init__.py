@@ -13,6 +13,7 @@ import typer
 
 from edgelab.cli import config as config_cli
 from edgelab.cli import data as data_cli
+from edgelab.cli import evaluate as evaluate_cli
 from edgelab.cli import features as features_cli
 from edgelab.cli import labels as labels_cli
 from edgelab.cli import run as run_cli
@@ -30,6 +31,7 @@ app.add_typer(config_cli.app, name="config")
 app.add_typer(features_cli.app, name="features")
 app.add_typer(labels_cli.app, name="labels")
 run_cli.register(app)
+evaluate_cli.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

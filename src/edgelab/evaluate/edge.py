@@ -14,6 +14,7 @@ turn a run's backtests and predictions into the statements of the report:
 - `prediction_intervals(y, proba)`: bootstrap intervals of the test AUC (binary; one-vs-
   rest macro for more classes) and accuracy.
 - `verdict_lines(assessment)`: the box as plain-language lines for the report / console.
+- `edge_summary(...)`: `assess_models` + `verdict_lines` as the run's `edge.json`.
 
 Everything returned is JSON-safe (dicts of floats, strings, lists).
 """
@@ -40,7 +41,15 @@ from edgelab.evaluate.significance import (
 )
 from edgelab.evaluate.trials import Trial, collect_trials, data_fingerprint
 
-__all__ = ["assess_models", "compare_to_baseline", "prediction_intervals", "verdict_lines"]
+__all__ = [
+    "assess_models",
+    "compare_to_baseline",
+    "edge_summary",
+    "json_safe",
+    "macro_auc",
+    "prediction_intervals",
+    "verdict_lines",
+]
 
 
 def _series(returns: Any) -> np.ndarray:
@@ -144,7 +153,7 @@ def compare_to_baseline(
     return out
 
 
-def _macro_auc(y: np.ndarray, *proba: np.ndarray) -> float:
+def macro_auc(y: np.ndarray, *proba: np.ndarray) -> float:
     """One-vs-rest macro AUC over the classes present (the definition of
     `edgelab.evaluate.metrics`); NaN when fewer than 2 classes are present."""
     codes = np.round(y).astype(int)
@@ -170,7 +179,7 @@ def prediction_intervals(
     if p.shape[1] == 2:
         auc = bootstrap_interval(roc_auc, y, p[:, 1], **kw)
     else:
-        auc = bootstrap_interval(_macro_auc, y, *p.T, **kw)
+        auc = bootstrap_interval(macro_auc, y, *p.T, **kw)
     acc = accuracy_interval(y, p.argmax(axis=1).astype(float), **kw)
     return {"auc": auc.to_dict(), "accuracy": acc.to_dict()}
 
@@ -195,3 +204,55 @@ def verdict_lines(assessment: Mapping[str, Any]) -> list[str]:
     lines += [f"- {r}" for r in v["reasons"]] if not v["edge"] else []
     lines.append(v["caution"])
     return lines
+
+
+def edge_summary(
+    returns: Mapping[str, Any],
+    periods_per_year: float | Mapping[str, float],
+    *,
+    fingerprints: Mapping[str, str],
+    runs_dir: str | os.PathLike | None,
+    exclude_run: str | None,
+    n_boot: int = 1000,
+    block: float | None = None,
+    level: float = 0.95,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The content of a run's `edge.json`: `assess_models` per model plus its
+    `verdict_lines`, and the trial count once at the top. It depends on the earlier
+    runs under `runs_dir`, which is why it is kept out of the deterministic
+    `metrics.json`. Arguments as `assess_models`."""
+    found = assess_models(
+        returns, periods_per_year, fingerprints=fingerprints, runs_dir=runs_dir,
+        exclude_run=exclude_run, n_boot=n_boot, block=block, level=level, seed=seed,
+    )  # fmt: skip
+    trials = next(iter(found.values()))["trials"]
+    models = {
+        name: {**{k: v for k, v in a.items() if k != "trials"}, "lines": verdict_lines(a)}
+        for name, a in found.items()
+    }
+    return json_safe(
+        {
+            "about": "history-dependent: trials are every model of every run on the same "
+            "data fingerprint under the runs folder (this run included)",
+            "fingerprint": trials["fingerprint"],
+            "n_trials": trials["n_trials"],
+            "earlier_runs": trials["earlier_runs"],
+            "skipped": trials["skipped"],
+            "level": level,
+            "models": models,
+        }
+    )
+
+
+def json_safe(value: Any) -> Any:
+    """NaN/inf -> None, numpy scalars -> Python, recursively (strict JSON)."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

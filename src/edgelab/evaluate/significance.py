@@ -171,6 +171,7 @@ def bootstrap_interval(
     kind: Literal["stationary", "moving"] = "stationary",
     level: float = 0.95,
     seed: int | np.random.Generator = 0,
+    interval: Literal["percentile", "normal"] = "percentile",
 ) -> Interval:
     """Percentile interval of `statistic(*arrays)` under a block bootstrap.
 
@@ -178,7 +179,9 @@ def bootstrap_interval(
     consecutive rows); `statistic` maps the resampled arrays to a float (NaN = undefined
     on that resample; those are dropped and counted). `block`: mean (stationary) or fixed
     (moving) block length in rows; default Politis–White on the first array. Same `seed`
-    => same interval.
+    => same interval. `interval="normal"`: estimate ± z(level) × the bootstrap standard
+    error instead of percentiles; for extreme levels (e.g. Bonferroni-corrected ones)
+    where a percentile would rest on a handful of resamples.
     """
     _check_settings(kind, n_boot, level)
     data = _arrays(arrays)
@@ -192,9 +195,16 @@ def bootstrap_interval(
             "use a longer series or a longer block"
         )
     alpha = (1.0 - level) / 2.0
-    low, high = np.quantile(draws[ok], [alpha, 1.0 - alpha])
+    if interval == "normal":
+        half = float(stats.norm.ppf(1.0 - alpha) * np.std(draws[ok], ddof=1))
+        low, high = estimate - half, estimate + half
+    elif interval == "percentile":
+        low, high = np.quantile(draws[ok], [alpha, 1.0 - alpha])
+    else:
+        raise ConfigError(f"bootstrap interval must be 'percentile' or 'normal', got {interval!r}")
+    method = kind if interval == "percentile" else f"{kind}-normal"
     return Interval(
-        estimate, float(low), float(high), level, kind, size, int(n_boot), int((~ok).sum())
+        estimate, float(low), float(high), level, method, size, int(n_boot), int((~ok).sum())
     )
 
 

@@ -13,6 +13,9 @@ which the deflated Sharpe ratio needs and which a user should not have to type:
 - Folders that cannot be read (no `config.yaml`, no `metrics.json`, malformed files) are
   not counted and are listed in `TrialHistory.skipped` with the reason, so the report can
   say what was left out.
+- A folder holding `summary.json` (`SUMMARY_FILE`, e.g. an ablation's comparison table)
+  summarizes other run folders and is not a run: it is passed over (its variants are
+  ordinary run folders and count).
 
 Reads files only; writes nothing.
 """
@@ -32,7 +35,18 @@ import yaml
 
 from edgelab.errors import DataError
 
-__all__ = ["Trial", "TrialHistory", "collect_trials", "data_fingerprint", "run_fingerprint"]
+__all__ = [
+    "SUMMARY_FILE",
+    "Trial",
+    "TrialHistory",
+    "collect_trials",
+    "data_fingerprint",
+    "run_fingerprint",
+]
+
+
+#: Marks a folder under the runs directory that summarizes other runs (not a trial).
+SUMMARY_FILE = "summary.json"
 
 
 def data_fingerprint(fingerprints: dict[str, str]) -> str:
@@ -164,6 +178,8 @@ def collect_trials(runs_dir: str | os.PathLike, fingerprint: str) -> TrialHistor
     if not root.is_dir():
         return TrialHistory(fingerprint, trials, skipped)
     for run_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if (run_dir / SUMMARY_FILE).is_file():
+            continue  # a summary of other runs (e.g. an ablation), not a run
         try:
             if run_fingerprint(run_dir) != fingerprint:
                 continue

@@ -2,10 +2,14 @@
 
 This module owns the report's layout. Everything is inlined: the CSS in a `<style>`
 block and every plot as a base64 PNG `data:` URI, so the one file can be mailed or
-archived and still shows everything. Sections: run summary, leaderboard, data (sources,
-spans, quality findings, fingerprints), split, per model (prediction metrics on
-validation and test, confusion matrix, backtest KPIs, plots, trades), and the resolved
-config. Text from data or configs is HTML-escaped.
+archived and still shows everything. Sections: warnings (a deliberate leak), run
+summary, leaderboard (AUC and Sharpe with their bootstrap intervals, deflated Sharpe,
+verdict), extra sections (a walk-forward's folds), data (sources, spans, quality
+findings, fingerprints), split, per model (the verdict box: "edge after costs: yes /
+not shown", its interval, deflated Sharpe, trials counted and a caution; prediction
+metrics; intervals; calibration; thresholds; the paired test against the best
+baseline; backtest KPIs; plots; trades), and the resolved config. Text from data or
+configs is HTML-escaped.
 
 `render_report(report)` returns the HTML text; `write_report(path, report)` writes it
 atomically. `report` is a `ReportData` the pipeline fills.
@@ -34,11 +38,15 @@ td.l,th.l{text-align:left}tr:nth-child(even) td{background:#fafafa}
 img{max-width:100%;border:1px solid #eee;margin:4px 0}.plots{display:flex;flex-wrap:wrap;gap:8px}
 .plots figure{margin:0;flex:1 1 520px}figcaption{font-size:12px;color:#555}
 .neg{color:#b00}.pos{color:#070}details{margin:8px 0}
+.verdict{border:2px solid #c90;background:#fff8e6;padding:8px 14px;margin:8px 0;max-width:900px}
+.verdict.yes{border-color:#070;background:#effaef}.verdict p{margin:3px 0;font-size:14px}
+.verdict .label{font-weight:bold;font-size:16px}.warn{border:3px solid #b00;background:#fee;
+padding:10px 14px;font-weight:bold;color:#900}
 """
 
 PERCENT_KEYS = {"total_return", "cagr", "volatility", "max_drawdown", "exposure", "time_in_market",
                 "hit_ratio", "average_trade", "accuracy", "balanced_accuracy", "sign_hit_rate",
-                "gross_return", "net_return", "costs", "fees"}  # fmt: skip
+                "gross_return", "net_return", "costs", "fees", "return", "max DD"}  # fmt: skip
 
 
 HEADERS = {
@@ -48,6 +56,7 @@ HEADERS = {
     "sharpe": "Sharpe",
     "total_return": "total return",
     "max_drawdown": "max drawdown",
+    "return": "total return",
     "n_trades": "trades",
 }
 
@@ -62,6 +71,8 @@ class ModelSection:
     plots: list[tuple[str, Path]] = field(default_factory=list)
     trades: pd.DataFrame | None = None
     note: str = ""
+    verdict: list[str] = field(default_factory=list)  # edge.verdict_lines; first = label
+    edge: bool = False
 
 
 @dataclass
@@ -79,6 +90,9 @@ class ReportData:
     benchmark: dict[str, Any] = field(default_factory=dict)
     plots: list[tuple[str, Path]] = field(default_factory=list)
     trade_rows: int = 200
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # under the leaderboard
+    sections: list[tuple[str, str]] = field(default_factory=list)  # (title, HTML) after it
 
 
 def _esc(value: Any) -> str:
@@ -189,24 +203,97 @@ def _trades(trades: pd.DataFrame | None, limit: int) -> str:
     return note + table(rows, list(shown.columns), signed={"net_return", "gross_return"})
 
 
+def verdict_box(lines: list[str], edge: bool) -> str:
+    """The verdict box: the label in bold, then the plain-language lines."""
+    if not lines:
+        return ""
+    body = "".join(f"<p>{_esc(line)}</p>" for line in lines[1:])
+    return (
+        f"<div class='verdict{' yes' if edge else ''}'><p class='label'>{_esc(lines[0])}</p>"
+        f"{body}</div>"
+    )
+
+
+def _intervals(ci: dict[str, Any]) -> str:
+    rows = [
+        {"statistic": k, **{part: fmt(v.get(part), k) for part in ("estimate", "low", "high")},
+         "level": v.get("level"), "block (bars)": v.get("block")}
+        for k, v in ci.items() if isinstance(v, dict)
+    ]  # fmt: skip
+    if not rows:
+        return ""
+    return "<h4>Uncertainty (test, block bootstrap)</h4>" + table(rows)
+
+
+def _calibration(cal: dict[str, Any] | None) -> str:
+    if not cal:
+        return ""
+    rows = []
+    for split in ("val", "test"):
+        for which, scores in (cal.get(split) or {}).items():
+            rows.append({"split": split, "probabilities": which, **scores})
+    head = f"<h4>Calibration ({_esc(cal.get('method'))}, fitted on validation)</h4>"
+    return head + table(rows, ["split", "probabilities", "ece", "mce", "brier", "n_bins"])
+
+
+def _thresholds(thr: dict[str, Any] | None) -> str:
+    if not thr:
+        return ""
+    rows = [
+        {"asset": "all assets" if a == "__all__" else a, "threshold": t,
+         f"validation {thr.get('objective')}": (thr.get("scores") or {}).get(a)}
+        for a, t in (thr.get("thresholds") or {}).items()
+    ]  # fmt: skip
+    note = (
+        f"<p class='muted'>searched on validation ({_esc(thr.get('objective'))}, side "
+        f"{_esc(thr.get('side'))}, costs {fmt(thr.get('cost_bps'))} bps per unit traded, at "
+        f"least {_esc(thr.get('min_trades'))} trades), frozen for test; empty = never traded</p>"
+    )
+    return "<h4>Decision thresholds</h4>" + table(rows) + note
+
+
+def _versus(vs: dict[str, Any] | None) -> str:
+    if not vs:
+        return ""
+    row: dict[str, Any] = {"baseline": vs.get("baseline")}
+    dm, pb = vs.get("diebold_mariano") or {}, vs.get("paired_bootstrap_sharpe") or {}
+    row.update(
+        {"DM statistic": dm.get("statistic"), "DM p-value": dm.get("p_value"),
+         "Sharpe difference (per bar)": pb.get("difference"), "bootstrap p-value": pb.get("p_value")}
+    )  # fmt: skip
+    note = vs.get("note")
+    text = f"<p class='muted'>{_esc(note)}</p>" if note else table([row])
+    return (
+        "<h4>Against the best other baseline (same bars)</h4>" + text + "<p class='muted'>"
+        "p-values test whether this model is better than that baseline</p>"
+    )
+
+
 def _model_section(m: ModelSection, trade_rows: int) -> str:
     parts = [
-        f"<h3 id='model-{_esc(m.name)}'>{_esc(m.name)} <span class='muted'>({_esc(m.type)})</span></h3>"
+        f"<h3 id='model-{_esc(m.name)}'>{_esc(m.name)} <span class='muted'>({_esc(m.type)})</span></h3>",
+        verdict_box(m.verdict, m.edge),
     ]
     if m.note:
         parts.append(f"<p class='muted'>{_esc(m.note)}</p>")
+    for line in m.metrics.get("notes") or []:
+        parts.append(f"<p class='muted'>{_esc(line)}</p>")
     parts.append(
         "<h4>Prediction metrics</h4>" + table(_metric_rows(m.metrics), ["metric", "val", "test"])
     )
     parts.append(_per_class(m.metrics.get("test") or {}))
-    parts.append("<h4>Backtest on the test span (after costs)</h4>")
+    parts.append(_intervals(m.metrics.get("intervals") or {}))
+    parts.append(_calibration(m.metrics.get("calibration")))
+    parts.append(_thresholds(m.metrics.get("thresholds")))
+    parts.append(_versus(m.metrics.get("vs_baseline")))
+    parts.append("<h4>Backtest (after costs)</h4>")
     parts.append(kv_table(m.metrics.get("backtest") or {}))
     parts.append(_plots(m.plots))
     parts.append(
         f"<details><summary>Trades ({len(m.trades) if m.trades is not None else 0})</summary>"
     )
     parts.append(_trades(m.trades, trade_rows) + "</details>")
-    return "\n".join(parts)
+    return "\n".join(p for p in parts if p)
 
 
 def _data_section(data: dict[str, Any]) -> str:
@@ -248,16 +335,19 @@ def render_report(report: ReportData) -> str:
     lb_cols = list(report.leaderboard[0]) if report.leaderboard else []
     sections = [
         f"<h1>{_esc(report.title)}</h1>",
+        *(f"<p class='warn'>{_esc(w)}</p>" for w in report.warnings),
         f"<p class='muted'>run folder: {_esc(report.run_dir)}</p>",
         kv_table(report.summary),
-        "<h2>Leaderboard (test span)</h2>",
-        table(report.leaderboard, lb_cols, signed={"total_return", "sharpe"}),
+        "<h2>Leaderboard (after costs)</h2>",
+        table(report.leaderboard, lb_cols, signed={"total_return", "sharpe", "return"}),
         "<p class='muted'>Prediction scores on the test labels; trading figures from the "
-        "backtest of the test span after fees, slippage and spread. Buy &amp; hold of the same "
+        "backtest after fees, slippage and spread. Buy &amp; hold of the same "
         "span for reference: "
         + _esc(", ".join(f"{k} {fmt(v, k)}" for k, v in report.benchmark.items()))
         + "</p>",
+        *(f"<p class='muted'>{_esc(n)}</p>" for n in report.notes),
         _plots(report.plots),
+        *(f"<h2>{_esc(title)}</h2>{body}" for title, body in report.sections),
         "<h2>Data</h2>",
         _data_section(report.data),
         "<h2>Split</h2>",
