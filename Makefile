@@ -35,7 +35,7 @@ test: $(STAMP)-test
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)-test
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts && $(BIN)/ruff format --check src tests benchmarks scripts
 
 bench: $(STAMP)-bench
 	@echo "benchmarks: see benchmarks/README in RESULTS.md for each script"

@@ -53,9 +53,11 @@ def main() -> None:
         bodies[name], titles[name] = text, first[3:]
     toc = ["## Contents", ""] + [f"- [{titles[n]}](#{slug(titles[n])})" for n in bodies]
     out = [head, "\n".join(toc) + "\n"]
-    for name, text in bodies.items():
+    for text in bodies.values():
         for other in bodies:
-            text = re.sub(rf"\]\({re.escape(other)}\.md(#[^)]*)?\)", f"](#{slug(titles[other])})", text)
+            text = re.sub(
+                rf"\]\({re.escape(other)}\.md(#[^)]*)?\)", f"](#{slug(titles[other])})", text
+            )
         out.append(text)
     target = ROOT / "README.md"
     tmp = target.with_suffix(".md.tmp")

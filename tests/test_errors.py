@@ -13,7 +13,9 @@ def test_did_you_mean_suggests_the_closest_name():
 
 
 def test_data_error_names_where_and_fix():
-    err = DataError("text in a price column", where="prices.csv, column 'close', row 17", fix="clean it")
+    err = DataError(
+        "text in a price column", where="prices.csv, column 'close', row 17", fix="clean it"
+    )
     assert str(err) == "prices.csv, column 'close', row 17: text in a price column (clean it)"
 
 

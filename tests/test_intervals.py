@@ -7,7 +7,15 @@ from edgelab.errors import DataError
 
 @pytest.mark.parametrize(
     ("text", "delta"),
-    [("1m", "1min"), ("15m", "15min"), ("1h", "1h"), ("4h", "4h"), ("1d", "1D"), ("1w", "7D"), ("30s", "30s")],
+    [
+        ("1m", "1min"),
+        ("15m", "15min"),
+        ("1h", "1h"),
+        ("4h", "4h"),
+        ("1d", "1D"),
+        ("1w", "7D"),
+        ("30s", "30s"),
+    ],
 )
 def test_parse_and_format_round_trip(text, delta):
     assert parse_interval(text) == pd.Timedelta(delta)
