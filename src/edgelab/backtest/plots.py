@@ -8,34 +8,21 @@ backend switch, safe in servers and tests). Each function writes one PNG atomica
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from edgelab.backtest.engine import BacktestResult
 from edgelab.errors import BacktestError
+from edgelab.figures import save_png
 
 SIZE = (10, 4)
 DPI = 110
 
 
 def _save(fig: Figure, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    FigureCanvasAgg(fig)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return save_png(fig, path, dpi=DPI, bbox_inches="tight")
 
 
 def _axes(title: str, ylabel: str):

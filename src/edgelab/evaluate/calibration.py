@@ -38,6 +38,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import brier_score_loss
 
 from edgelab.errors import ConfigError, ModelError, unknown_name
+from edgelab.figures import save_png
 
 __all__ = [
     "CALIBRATORS",
@@ -393,10 +394,4 @@ def reliability_png(
     ax.legend(fontsize=7, loc="upper left")
     hist.set(xlabel="confidence (largest class probability)", ylabel="share")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_png(fig, path)

@@ -29,6 +29,7 @@ from scipy.stats import spearmanr
 from sklearn import metrics as skm
 
 from edgelab.errors import ModelError
+from edgelab.figures import save_png
 
 
 def _num(value: Any) -> float | None:
@@ -156,8 +157,4 @@ def confusion_png(matrix: list[list[int]], names: list[str], path: Path, title: 
     disp.plot(ax=ax, colorbar=False, cmap="Blues", values_format="d")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    tmp.replace(path)
-    return path
+    return save_png(fig, path)

@@ -44,6 +44,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.metrics import f1_score
 
 from edgelab.errors import ConfigError, ModelError, unknown_name
+from edgelab.figures import save_png
 
 __all__ = [
     "OBJECTIVES",
@@ -336,13 +337,7 @@ def threshold_png(result: ThresholdResult, path: str | Path, title: str = "") ->
     ax.set(xlabel="threshold (validation)", ylabel=result.objective, title=title)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_png(fig, path)
 
 
 @dataclass

@@ -11,8 +11,6 @@ single chart is not worth it.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import talib
 from matplotlib.figure import Figure
 
 from edgelab.errors import LabelError
+from edgelab.figures import save_png as _save_png
 from edgelab.labels.barriers import REASON_NAMES, barrier_labels, barrier_prices, walk_barrier
 from edgelab.labels.base import OHLC
 
@@ -160,14 +159,4 @@ def barrier_figure(
 
 def save_png(fig: Figure, path: str | Path) -> Path:
     """Write `fig` as a PNG to `path` atomically (temp file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return _save_png(fig, path)

@@ -12,19 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from edgelab.figures import save_png
+
 __all__ = ["stitched_equity_png"]
-
-
-def _save(fig, path: str | Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
 
 
 def stitched_equity_png(
@@ -55,4 +45,4 @@ def stitched_equity_png(
     ax.legend(fontsize=7, loc="upper left")
     fig.autofmt_xdate()
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path)

@@ -29,6 +29,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from edgelab.errors import ModelError, unknown_name
+from edgelab.figures import save_png
 from edgelab.train.device import amp_dtype, autocast, grad_scaler, resolve_device
 from edgelab.train.losses import Objective
 from edgelab.train.windows import BatchSource
@@ -419,10 +420,7 @@ def plot_history(history: list[dict], path: Path) -> None:
         if ax.get_legend_handles_labels()[0]:
             ax.legend()
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=80)
-    plt.close(fig)
-    tmp.replace(path)
+    save_png(fig, path, dpi=80)
 
 
 # --- progress ------------------------------------------------------------------------------

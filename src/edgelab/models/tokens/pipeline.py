@@ -31,6 +31,7 @@ import pandas as pd
 from edgelab.backtest import Costs, backtest, get_policy
 from edgelab.backtest.engine import BacktestResult
 from edgelab.errors import ModelError
+from edgelab.figures import save_png
 from edgelab.models.base import write_json_atomic
 from edgelab.models.tokens.model import MLM_COLUMNS, BertTokensModel
 from edgelab.models.tokens.vqvae import plot_reconstruction
@@ -263,8 +264,4 @@ def signal_plot(bars: pd.DataFrame, pred: pd.DataFrame, position: pd.Series, pat
     ax2.axhline(0.0, color="grey", linewidth=0.5)
     ax2.set_ylabel("p_long - p_short", fontsize="small")
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=80)
-    plt.close(fig)
-    tmp.replace(path)
+    save_png(fig, path, dpi=80)

@@ -29,6 +29,7 @@ from torch import nn
 from torch.func import functional_call
 
 from edgelab.errors import ModelError
+from edgelab.figures import save_png
 
 
 @dataclass
@@ -254,7 +255,4 @@ def plot_reconstruction(
     axes[-1, 0].set_xlabel("bar")
     fig.suptitle("VQ-VAE reconstruction")
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=80)
-    plt.close(fig)
-    tmp.replace(path)
+    save_png(fig, path, dpi=80)
