@@ -1,28 +1,12 @@
 """Fixtures for the downloader tests: a fake Binance on 127.0.0.1, a temp store, a fixed
-clock, and a guard that fails any test trying to reach beyond the loopback interface."""
+clock (tests/conftest.py guards the loopback interface)."""
 
 from __future__ import annotations
-
-import socket
 
 import pytest
 from fake_exchange import HOUR, T0, FakeBinance, make_series
 
 from edgelab.data.store import BarStore
-
-
-@pytest.fixture(autouse=True)
-def no_internet(monkeypatch):
-    """Refuse every socket connection that is not to 127.0.0.1."""
-    real_connect = socket.socket.connect
-
-    def connect(self, address):
-        host = address[0] if isinstance(address, tuple) else address
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            raise AssertionError(f"test tried to reach {address}")
-        return real_connect(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
 
 
 @pytest.fixture

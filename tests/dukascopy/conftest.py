@@ -3,26 +3,10 @@ guard that fails any test reaching beyond the loopback interface."""
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from fake_datafeed import FakeDatafeed
 
 from edgelab.data.sources.retry import RetryPolicy
-
-
-@pytest.fixture(autouse=True)
-def no_internet(monkeypatch):
-    """Refuse every socket connection that is not to 127.0.0.1."""
-    real_connect = socket.socket.connect
-
-    def connect(self, address):
-        host = address[0] if isinstance(address, tuple) else address
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            raise AssertionError(f"test tried to reach {address}")
-        return real_connect(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
 
 
 @pytest.fixture
