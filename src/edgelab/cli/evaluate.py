@@ -1,5 +1,6 @@
-"""`edgelab walkforward`, `edgelab canary` and `edgelab ablate`: the honest-evaluation
-commands, thin shells over `edgelab.evaluate.walkforward`, `.canary` and `.ablate`."""
+"""`edgelab walkforward`, `edgelab canary`, `edgelab ablate` and `edgelab cv`: the
+honest-evaluation commands, thin shells over `edgelab.evaluate.walkforward`, `.canary`,
+`.ablate` and `.model_selection`."""
 
 from __future__ import annotations
 
@@ -101,8 +102,35 @@ def ablate_command(
         print_ablation(console, out)
 
 
+def cv_command(
+    config: Path | None = typer.Argument(None, help=CONFIG_HELP),
+    set_: list[str] = typer.Option(None, "--set", "-s", help=SET_HELP),
+    folds: int = typer.Option(5, "--folds", help="number of purged k-fold folds"),
+    embargo: int | None = typer.Option(
+        None, "--embargo", help="bars left out after each held-out fold (default: look-ahead)"
+    ),
+    metric: str = typer.Option("auc", "--metric", help="auc, log_loss, accuracy or ic"),
+    runs_dir: Path | None = typer.Option(None, "--runs-dir", help="parent of the run folder"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="print only the run folder"),
+) -> None:
+    """Model selection: purged k-fold with embargo on the train+validation span.
+
+    The test span is never used; writes cv.json and cv.csv (not counted as a trial).
+    """
+    from edgelab.evaluate.model_selection import check_metric, print_cv, run_cv
+
+    check_metric(metric)  # a typo fails before the config and the data are read
+    cfg = _load(config, set_ or [])
+    folder, result = run_cv(cfg, folds=folds, embargo=embargo, metric=metric, runs_dir=runs_dir)
+    if quiet:
+        print(folder)
+    else:
+        print_cv(console, result, folder)
+
+
 def register(app: typer.Typer) -> None:
     """Mount the evaluation commands on the main app."""
     app.command("walkforward")(walkforward_command)
     app.command("canary")(canary_command)
     app.command("ablate")(ablate_command)
+    app.command("cv")(cv_command)

@@ -82,7 +82,7 @@ def _check_finite(name: str, frame: pd.DataFrame) -> np.ndarray:
     return values
 
 
-def _code_map(label_map: dict[int, str]) -> tuple[dict[int, str], dict[int, int]]:
+def code_map(label_map: dict[int, str]) -> tuple[dict[int, str], dict[int, int]]:
     """Label map re-coded to 0..k-1 in code order, and old code -> new code."""
     codes = sorted(label_map)
     remap = {old: new for new, old in enumerate(codes)}
@@ -117,7 +117,7 @@ def _forward_return(labels: Labels, close: np.ndarray) -> np.ndarray:
     return out
 
 
-def _stack(
+def stack_rows(
     bars: dict[str, pd.DataFrame],
     features: dict[str, pd.DataFrame],
     labels: dict[str, Labels],
@@ -251,8 +251,8 @@ def build_dataset(
     first = labels[next(iter(labels))]
     if any(lab.label_map != first.label_map for lab in labels.values()):
         raise LabelError("all assets must share one label map")
-    label_map, remap = _code_map(first.label_map)
-    st = _stack(bars, features, labels, remap)
+    label_map, remap = code_map(first.label_map)
+    st = stack_rows(bars, features, labels, remap)
     names = list(features[next(iter(features))].columns)
     train_rows = split.train.mask(st.index)
     if not train_rows.any():

@@ -13,9 +13,9 @@ which the deflated Sharpe ratio needs and which a user should not have to type:
 - Folders that cannot be read (no `config.yaml`, no `metrics.json`, malformed files) are
   not counted and are listed in `TrialHistory.skipped` with the reason, so the report can
   say what was left out.
-- A folder holding `summary.json` (`SUMMARY_FILE`, e.g. an ablation's comparison table)
-  summarizes other run folders and is not a run: it is passed over (its variants are
-  ordinary run folders and count).
+- A folder holding `summary.json` (`SUMMARY_FILE`) is not a trial and is passed over: an
+  ablation's comparison table (its variants are ordinary run folders and count), or an
+  `edgelab cv` model-selection run (it never sees the test span, so it backtests nothing).
 
 Reads files only; writes nothing.
 """

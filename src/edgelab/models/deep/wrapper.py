@@ -20,7 +20,9 @@ Params (all optional; unknown names are errors with a suggestion):
   train and predict on chunks of `chunk` labels after `burn_in` rows, default window - 1),
   `chunks_per_batch`, `predict_batch_size`; `plots` (save writes training.png);
 - the loop: every field of `edgelab.train.TrainConfig` but `cost` (epochs, lr, scheduler,
-  patience, monitor, seed, device, log_dir, resume, ...).
+  patience, monitor, seed, device, log_dir, resume, ...);
+- fine-tuning (`fine_tune`, used by walk-forward `mode: finetune`): `finetune_epochs`
+  (default epochs // 4, at least 1) and `finetune_lr` (default lr / 10).
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ WRAPPER_DEFAULTS: dict[str, Any] = {
     "chunks_per_batch": 16,
     "predict_batch_size": 1024,
     "plots": True,
+    "finetune_epochs": None,  # None: max(1, epochs // 4)
+    "finetune_lr": None,  # None: lr / 10
 }
 TRAIN_KEYS = [f.name for f in dataclasses.fields(TrainConfig) if f.name != "cost"]
 DERIVED = ("n_features", "n_logits", "return_head", "n_assets")  # set from the data
@@ -146,6 +150,63 @@ class TorchModel(Model):
         result = trainer.fit(self.net_, self.objective_, train_src, val_src)
         self.history_, self.best_epoch_ = result.history, result.best_epoch
         return self
+
+    def fine_tune(self, train: Samples, val: Samples | None = None) -> TorchModel:
+        """Continue training the fitted network on `train` (e.g. the next walk-forward
+        fold's window) from its current weights: same architecture, heads, label map,
+        window and return scales as the first fit; a fresh AdamW at `finetune_lr` for
+        `finetune_epochs`, early stopping on `val` as in `fit` (the best fine-tuning
+        epoch is kept). Class and pos weights are recomputed from `train`. `train` must
+        be scaled like the caller scales it for fit (walk-forward refits the scaler on
+        each fold's train rows). ModelError before fit or load, or when `train` does
+        not fit the network (features, label map, target, window, assets)."""
+        if self.net_ is None:
+            raise ModelError(
+                f"model '{self.registry_name}' is not fitted: fine_tune continues a fitted "
+                "network (call fit first or load a bundle)"
+            )
+        self._check_input(train)
+        self._check_same_layout(train)
+        if not hasattr(self, "fwd_scale_"):  # a loaded bundle keeps no trading-loss scale
+            ret_scale = self.ret_scale_
+            self._learn_scales(train)
+            self.ret_scale_ = ret_scale  # the return head's units stay those of the first fit
+        self.objective_ = self._objective(train)
+        epochs, lr = self.p("finetune_epochs"), self.p("finetune_lr")
+        loop = {k: self.p(k) for k in TRAIN_KEYS if k in self.params}
+        loop.update(
+            epochs=max(1, int(self.p("epochs")) // 4) if epochs is None else int(epochs),
+            lr=float(self.p("lr")) / 10 if lr is None else float(lr),
+            resume=None,  # a resume checkpoint belongs to the first fit, not to this one
+        )
+        trainer = Trainer(TrainConfig(**loop, cost=self.p("cost_bps") / 1e4))
+        train_src = self._source(train, training=True)
+        val_src = self._source(val, training=False) if val is not None and len(val) else None
+        result = trainer.fit(self.net_, self.objective_, train_src, val_src)
+        self.history_, self.best_epoch_ = result.history, result.best_epoch
+        self.fine_tunes_ = getattr(self, "fine_tunes_", 0) + 1
+        return self
+
+    def _check_same_layout(self, train: Samples) -> None:
+        """Fine-tuning keeps the network: the new Samples must give the same shape."""
+        if train.target != self.target_:
+            raise ModelError(
+                f"model '{self.registry_name}' was fitted on {self.target_} targets, "
+                f"fine_tune got {train.target} targets"
+            )
+        if getattr(self.net_class, "panel", False) and list(train.assets) != self.assets_:
+            raise ModelError(
+                f"panel model '{self.registry_name}' was fitted on assets {self.assets_}, "
+                f"fine_tune got {list(train.assets)}"
+            )
+        want = self._network_config(train)
+        for key in DERIVED:
+            old, new = getattr(self.net_.config, key, None), getattr(want, key, None)
+            if old != new:
+                raise ModelError(
+                    f"model '{self.registry_name}': fine_tune Samples give {key}={new}, the "
+                    f"fitted network has {key}={old}; refit instead"
+                )
 
     def _learn_layout(self, train: Samples) -> None:
         """What the network's shape depends on: heads, classes, features, window, assets."""
@@ -452,6 +513,12 @@ class HybridModel(TorchModel):
     def fit(self, train: Samples, val: Samples | None = None) -> HybridModel:
         """Fit, then keep the attention summary on validation (else train) for the bundle."""
         super().fit(train, val)
+        self.attention_ = self.attention_summary(val if val is not None and len(val) else train)
+        return self
+
+    def fine_tune(self, train: Samples, val: Samples | None = None) -> HybridModel:
+        """Fine-tune, then refresh the attention summary like `fit`."""
+        super().fine_tune(train, val)
         self.attention_ = self.attention_summary(val if val is not None and len(val) else train)
         return self
 
