@@ -38,7 +38,7 @@ lint: $(STAMP)-test
 	$(BIN)/ruff check src tests benchmarks scripts && $(BIN)/ruff format --check src tests benchmarks scripts
 
 bench: $(STAMP)-bench
-	@echo "benchmarks: see benchmarks/README in RESULTS.md for each script"
+	@echo "benchmarks: each script in benchmarks/ prints its figures; the commands and results are in benchmarks/RESULTS.md"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
