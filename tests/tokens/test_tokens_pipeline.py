@@ -47,7 +47,6 @@ def test_mlm_markdown_formats_percent():
 @pytest.mark.slow
 def test_recipe_runs_through_edgelab_run(tmp_path):
     """The recipe, shrunk (fewer bars, a tiny network), through the general pipeline."""
-    import edgelab.models.tokens  # noqa: F401  (until the registry imports it by itself)
     from edgelab.config import load_config
     from edgelab.pipeline import read_metrics, run_experiment
 
@@ -59,11 +58,11 @@ def test_recipe_runs_through_edgelab_run(tmp_path):
         "models[0].params.bert.d_model=16",
         "models[0].params.pretrain.epochs=1",
         "models[0].params.finetune.epochs=1",
-        "models[2].params.epochs=1",
+        "models[3].params.epochs=1",  # the lstm
     ]
     config = load_config(RECIPE, overrides=shrink)
     run = run_experiment(config, runs_dir=tmp_path, quiet=True)
     metrics = read_metrics(run)
-    assert set(metrics["models"]) == {"bert", "logistic", "lstm"}
+    assert set(metrics["models"]) == {"bert", "logistic", "lightgbm", "lstm"}
     assert metrics["models"]["bert"]["type"] == "bert_tokens"
     assert (run / "models" / "bert" / "vocab.json").is_file()
