@@ -361,8 +361,12 @@ class TorchModel(Model):
         out = self.outputs(samples)
         cols: dict[str, np.ndarray] = {}
         if "proba" in out:
+            # float32 softmax rows sum to 1 only within ~1e-7; renormalize in float64 so
+            # the columns are probabilities to the precision metrics expect
+            proba = out["proba"].astype(np.float64)
+            proba /= proba.sum(axis=1, keepdims=True)
             for j, name in enumerate(class_columns(self.label_map_)):
-                cols[name] = out["proba"][:, j].astype(np.float64)
+                cols[name] = proba[:, j]
         if "ret" in out:
             cols["expected_return"] = out["ret"].astype(np.float64)
         return pd.DataFrame(cols, index=samples.prediction_index())
