@@ -1,6 +1,8 @@
 """The vectorized per-bar backtest: Positions + Bars + Costs -> BacktestResult.
 
-This module owns `backtest`, `buy_and_hold` and `BacktestResult`.
+This module owns `backtest`, `buy_and_hold` and `BacktestResult`; the per-asset account
+is `edgelab.backtest.sleeve`, the trade log `edgelab.backtest.tradelog` (their public
+names stay importable from here).
 
 Accounting (one account per asset, a "sleeve"; one compiled pass over the bars per asset,
 then vectorized numpy for the trade log and KPIs; no Python loop over bars):
@@ -33,48 +35,39 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numba
 import numpy as np
 import pandas as pd
 
-from edgelab.backtest.costs import BPS, Costs
+from edgelab.backtest.costs import Costs
 from edgelab.backtest.kpis import kpis_from_equity
+from edgelab.backtest.sleeve import InvalidInput, Sleeve, run_sleeve
+from edgelab.backtest.tradelog import (
+    OPEN,
+    TRADE_COLUMNS,
+    TRADE_REASONS,
+    trade_frame,
+    trade_log,
+)
 from edgelab.data.intervals import bars_per_year, infer_interval, parse_interval
 from edgelab.errors import BacktestError
 
 DEFAULT_COSTS = Costs()
 
-TRADE_COLUMNS = [
-    "asset",
-    "direction",
-    "size",
-    "entry_time",
-    "entry_price",
-    "exit_time",
-    "exit_price",
-    "bars_held",
-    "reason",
-    "gross_return",
-    "net_return",
-    "costs",
-    "fees",
+# moved to sleeve / tradelog; re-exported so `from edgelab.backtest.engine import X` works
+__all__ = [
+    "DEFAULT_COSTS",
+    "OPEN",
+    "TRADE_COLUMNS",
+    "TRADE_REASONS",
+    "BacktestResult",
+    "InvalidInput",
+    "Sleeve",
+    "backtest",
+    "buy_and_hold",
+    "run_sleeve",
+    "trade_frame",
+    "trade_log",
 ]
-
-#: Why a trade ended (the categories of the trade log's `reason`): `signal` (the
-#: positions changed), the barrier walk's `take_profit` / `stop_loss` / `horizon`, and
-#: `open` (still open when the data ends: marked at the last close, no exit costs).
-TRADE_REASONS = ("signal", "take_profit", "stop_loss", "horizon", "open")
-OPEN = TRADE_REASONS.index("open")
-
-
-def trade_frame(asset: str, reason: np.ndarray, columns: dict[str, Any]) -> pd.DataFrame:
-    """A trade log with `TRADE_COLUMNS`: `reason` holds codes into `TRADE_REASONS`;
-    `asset` and `reason` are categorical (cheap for a million trades)."""
-    n = len(reason)
-    cols = dict(columns)
-    cols["asset"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[asset])
-    cols["reason"] = pd.Categorical.from_codes(reason.astype(np.int8), categories=TRADE_REASONS)
-    return pd.DataFrame({name: cols[name] for name in TRADE_COLUMNS}, copy=False)
 
 
 @dataclass
@@ -111,113 +104,6 @@ class BacktestResult:
     @property
     def final_equity(self) -> float:
         return float(self.equity.iloc[-1])
-
-
-@dataclass
-class Sleeve:
-    """One asset's account over its bars: plain arrays (the hot path's output)."""
-
-    equity: np.ndarray
-    returns: np.ndarray
-    gross: np.ndarray
-    cost: np.ndarray
-    exposure: np.ndarray
-    trade_bars: np.ndarray
-    pre_equity: np.ndarray
-    exit_leg: np.ndarray
-    entry_leg: np.ndarray
-    rate: np.ndarray
-
-
-@numba.njit(cache=True, nogil=True)
-def _scan(close, target):  # pragma: no cover - numba
-    """First row with a close not finite and > 0, first row with a target outside
-    [-1, 1] (NaN fails both tests; -1 when none), and the number of trades."""
-    m, last = 0, 0.0
-    for t in range(close.shape[0]):
-        if not (0.0 < close[t] < np.inf):
-            return t, -1, 0
-        if not (abs(target[t]) <= 1.0):
-            return -1, t, 0
-        if target[t] != last:
-            m += 1
-            last = target[t]
-    return -1, -1, m
-
-
-@numba.njit(cache=True, nogil=True)
-def _sleeve_kernel(close, target, buy_rate, sell_rate, m):  # pragma: no cover - numba
-    """One pass over the bars of one asset (see `run_sleeve`). Hand-written because the
-    account is a recurrence (drifted exposure -> trade cost -> next equity); numpy can
-    express it (segment cumprods) but needs ~20 passes over the data, this needs one."""
-    n = close.shape[0]
-    trade_bars = np.empty(m, dtype=np.int64)
-    pre_equity, exit_leg, entry_leg, rate = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
-    equity, gross, cost, exposure = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
-    returns = np.empty(n)
-    per_bar = buy_rate.shape[0] > 1  # rates per bar (bid/ask) or one rate for all bars
-    base, anchor, held, x_prev, e_prev, j = 1.0, close[0], 0.0, 0.0, 1.0, 0
-    for t in range(n):
-        c = close[t]
-        growth = 1.0 + held * (c / anchor - 1.0)  # equity since the last trade (post-trade = 1)
-        gross[t] = x_prev * (c / close[t - 1] - 1.0) if t > 0 else 0.0
-        e = base * growth
-        x = held * (c / anchor) / growth if held != 0.0 and e > 0.0 else 0.0
-        cost[t] = 0.0
-        f = target[t]
-        if f != held:  # the same test as `_scan`'s count: exactly m trades
-            d = 1.0 if f > x else (-1.0 if f < x else 0.0)
-            i = t if per_bar else 0
-            r = buy_rate[i] if d > 0 else sell_rate[i]
-            xl = 1.0 + d * r * x
-            el = 1.0 / (1.0 + d * r * f)
-            trade_bars[j], pre_equity[j], exit_leg[j], entry_leg[j], rate[j] = t, e, xl, el, r
-            j += 1
-            if e_prev > 0.0:
-                cost[t] = (1.0 + gross[t]) * (1.0 - xl * el)
-            e = e * xl * el
-            base, anchor, held, x = e, c, f, f
-        if e <= 0.0:  # ruined: equity stays 0 (base 0), targets still recorded as trades
-            e, x, base = 0.0, 0.0, 0.0
-        equity[t] = e
-        exposure[t] = x
-        returns[t] = e / e_prev - 1.0 if e_prev > 0.0 else 0.0
-        x_prev, e_prev = x, e
-    per_trade = (trade_bars, pre_equity, exit_leg, entry_leg, rate)
-    return (equity, returns, gross, cost, exposure), per_trade
-
-
-class InvalidInput(ValueError):
-    """A close that is not finite and > 0, or a target outside [-1, 1], at row `close` /
-    `target` (-1 for the other); `backtest` turns it into a BacktestError naming the bar."""
-
-    def __init__(self, close: int, target: int):
-        super().__init__(f"invalid close at row {close} / target at row {target}")
-        self.close, self.target = close, target
-
-
-def run_sleeve(
-    close: np.ndarray, target: np.ndarray, buy_rate: np.ndarray, sell_rate: np.ndarray
-) -> Sleeve:
-    """The account of one asset. Arrays float64 of one length n.
-
-    `target[t]`: exposure decided at close t, in [-1, 1] (else `InvalidInput`, as for a
-    close that is not finite and > 0); `buy_rate` / `sell_rate`: cost rates at each
-    close (`Costs.rates`; length n, or 1 for the same rate on every bar). Returns per-bar
-    equity (after the trade at each close, starting from 1), net return, gross return
-    (exposure held over the bar x the bar's price return), cost (fraction of the previous
-    bar's equity), exposure after each close, and for each trade bar: the equity just
-    before it, the exit- and entry-leg factors and the rate. With `held` the target of the last trade, `anchor` its close and `base` the equity
-    after it: equity_t = base * (1 + held * (close_t / anchor - 1)).
-    """
-    close, target, buy_rate, sell_rate = (
-        np.ascontiguousarray(a, dtype=np.float64) for a in (close, target, buy_rate, sell_rate)
-    )
-    bad_close, bad_target, m = _scan(close, target)
-    if bad_close >= 0 or bad_target >= 0:
-        raise InvalidInput(bad_close, bad_target)
-    per_bar, per_trade = _sleeve_kernel(close, target, buy_rate, sell_rate, m)
-    return Sleeve(*per_bar, *per_trade)
 
 
 def _asset_name(bars: pd.DataFrame) -> str:
@@ -341,115 +227,6 @@ def _calendar(bars: dict[str, pd.DataFrame], calendar: str | None) -> str:
     if calendar is not None:
         return calendar
     return str(next(iter(bars.values())).attrs.get("calendar") or "crypto")
-
-
-def _fee_share(costs: Costs, rate: np.ndarray) -> np.ndarray:
-    """Part of each cost rate that is exchange fee (the rest is slippage and spread)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(rate > 0, costs.fee_bps * BPS / rate, 0.0)
-
-
-def _segment_products(values: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
-    """prod(values[a:b]) for each pair (a, b), b >= a (1.0 for an empty range), vectorized."""
-    if starts.size == 0:
-        return np.ones(0)
-    padded = np.append(values, 1.0)  # reduceat needs every index < len
-    pairs = np.column_stack((starts, stops)).ravel()
-    out = np.multiply.reduceat(padded, pairs)[::2]
-    return np.where(stops > starts, out, 1.0)
-
-
-def _trade_growth(sleeve: Sleeve, j_s, j_e, is_open) -> np.ndarray:
-    """Price growth of each trade before costs, prod(1 + gross_t) over its bars, from the
-    trade bars alone: between two trades the gross factors telescope to the growth of
-    that segment, pre-trade equity / post-trade equity of the trade before."""
-    pre, m = sleeve.pre_equity, sleeve.pre_equity.size
-    post = pre * sleeve.exit_leg * sleeve.entry_leg
-    with np.errstate(divide="ignore", invalid="ignore"):
-        seg = np.ones(m + 1)  # seg[j]: growth from trade j - 1 to trade j; seg[m]: to the end
-        seg[1:m] = np.where(post[:-1] > 0, pre[1:] / post[:-1], 1.0)
-        if m:
-            seg[m] = sleeve.equity[-1] / post[-1] if post[-1] > 0 else 1.0
-    last = np.where(is_open, m, j_e)
-    return _segment_products(seg, j_s + 1, last + 1)
-
-
-def _trade_spans(
-    target: np.ndarray, trade_bars: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bars where trades start and end (runs of one non-zero sign) and whether still open.
-    Only trade bars can start or end a trade, so this looks at those alone."""
-    sgn = np.sign(target[trade_bars])
-    before = np.where(trade_bars > 0, target[np.maximum(trade_bars - 1, 0)], 0.0)
-    sgn_before = np.sign(before)
-    change = sgn != sgn_before
-    starts = trade_bars[change & (sgn != 0)]
-    ends_all = trade_bars[change & (sgn_before != 0)]
-    k = np.searchsorted(ends_all, starts, side="right")
-    is_open = k >= ends_all.size
-    ends = np.full(starts.size, target.size - 1)
-    ends[~is_open] = ends_all[k[~is_open]]
-    return starts, ends, is_open
-
-
-def _leg_costs(sleeve: Sleeve, costs: Costs, j_s, j_e, is_open) -> tuple[np.ndarray, np.ndarray]:
-    """Cost and fee of each trade in equity units: its entry leg, the rebalances inside it
-    and its exit leg (a flip's cost is split exactly between the two trades)."""
-    pre, xl, el = sleeve.pre_equity, sleeve.exit_leg, sleeve.entry_leg
-    full = pre * (1.0 - xl * el)
-    entry = pre * xl * (1.0 - el)
-    exit_ = pre * (1.0 - xl)
-    last = np.where(is_open, pre.size, j_e)
-
-    def per_trade(weight: np.ndarray | float) -> np.ndarray:
-        csum = np.concatenate(([0.0], np.cumsum(full * weight)))
-        inside = csum[last] - csum[np.minimum(j_s + 1, last)]
-        closing = np.where(is_open, 0.0, (exit_ * weight)[j_e])
-        return (entry * weight)[j_s] + inside + closing
-
-    return per_trade(np.ones(pre.size)), per_trade(_fee_share(costs, sleeve.rate))
-
-
-def trade_log(
-    asset: str, bars: pd.DataFrame, target: np.ndarray, sleeve: Sleeve, costs: Costs
-) -> pd.DataFrame:
-    """The trades of one sleeve: each run of positions of one sign is a trade (entry at the
-    close where it starts, exit at the close where it ends or flips; still open at the end
-    of the data: marked at the last close, reason 'open'). Returns are on the sleeve's
-    equity at entry, so compounding `net_return` over the trades gives the sleeve's equity."""
-    tb = sleeve.trade_bars
-    starts, ends, is_open = _trade_spans(target, tb)
-    j_s, j_e = np.searchsorted(tb, starts), np.searchsorted(tb, ends)
-    j_e = np.where(is_open, 0, j_e)
-    pre = np.maximum(sleeve.pre_equity, 0.0)
-    base = pre[j_s] * sleeve.exit_leg[j_s]
-    end = np.where(is_open, sleeve.equity[-1], pre[j_e] * sleeve.exit_leg[j_e])
-    live = base > 0  # trades after a ruin never happened
-    gross = _trade_growth(sleeve, j_s, j_e, is_open) - 1.0
-    paid, fees = _leg_costs(sleeve, costs, j_s, j_e, is_open)
-    direction = np.sign(target[starts]).astype(np.int64)
-    buy_in, sell_in = costs.fill_prices(bars.iloc[starts])
-    buy_out, sell_out = costs.fill_prices(bars.iloc[ends])
-    entry_price = np.where(direction > 0, buy_in, sell_in)
-    exit_price = np.where(direction > 0, sell_out, buy_out)
-    exit_price = np.where(is_open, bars["close"].iloc[-1], exit_price)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        net = np.maximum(end, 0.0) / base - 1.0
-        columns = {
-            "direction": direction,
-            "size": np.abs(target[starts]),
-            "entry_time": bars.index[starts],
-            "entry_price": entry_price,
-            "exit_time": bars.index[ends],
-            "exit_price": exit_price,
-            "bars_held": ends - starts,
-            "gross_return": gross,
-            "net_return": net,
-            "costs": paid / base,
-            "fees": fees / base,
-        }
-    frame = trade_frame(asset, np.where(is_open, OPEN, 0), columns)
-    return frame[live].reset_index(drop=True)
 
 
 def _combine(index: pd.DatetimeIndex, runs: list, weights: list[float]):

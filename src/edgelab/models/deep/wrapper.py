@@ -6,7 +6,8 @@ the training `Samples`, the rest from the model's params), makes batch sources f
 predicts, and saves `weights.safetensors` + `model.json` (network config, window, feature
 names, label map, return scale, training history) beside `history.csv`/`history.json` and
 `training.png`. Loading rebuilds the network from model.json and reads the weights with
-safetensors: nothing is unpickled.
+safetensors: nothing is unpickled (the bodies live in `persistence`; the loss's class
+signs and weights in `loss_setup`).
 
 Params (all optional; unknown names are errors with a suggestion):
 - network: the fields of the network's config dataclass (`hidden`, `layers`, ...);
@@ -34,7 +35,6 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from edgelab.dataset.samples import Samples
@@ -42,12 +42,17 @@ from edgelab.errors import ModelError, unknown_name
 from edgelab.models.base import Model, class_columns, register_model
 from edgelab.models.deep.gru import GRUConfig, GRUNet
 from edgelab.models.deep.hybrid import HybridConfig, HybridNet, attention_summary
+from edgelab.models.deep.loss_setup import SIGN_OF_NAME as SIGN_OF_NAME  # re-exported
+from edgelab.models.deep.loss_setup import class_signs as _class_signs
+from edgelab.models.deep.loss_setup import class_weight as _class_weight
+from edgelab.models.deep.loss_setup import pos_weight as _pos_weight
 from edgelab.models.deep.lstm import LSTMConfig, LSTMNet
+from edgelab.models.deep.persistence import restore_state, save_weights, torch_state
 from edgelab.models.deep.resnet1d import ResNet1DConfig, ResNet1DNet
 from edgelab.models.deep.transformer import TransformerConfig, TransformerNet
 from edgelab.train.device import resolve_device
 from edgelab.train.losses import Objective
-from edgelab.train.trainer import TrainConfig, Trainer, plot_history, write_history
+from edgelab.train.trainer import TrainConfig, Trainer
 from edgelab.train.windows import (
     BatchSource,
     ChunkSource,
@@ -77,7 +82,6 @@ WRAPPER_DEFAULTS: dict[str, Any] = {
 }
 TRAIN_KEYS = [f.name for f in dataclasses.fields(TrainConfig) if f.name != "cost"]
 DERIVED = ("n_features", "n_logits", "return_head", "n_assets")  # set from the data
-SIGN_OF_NAME = {"up": 1, "long": 1, "buy": 1, "down": -1, "short": -1, "sell": -1}
 
 
 class TorchModel(Model):
@@ -393,90 +397,13 @@ class TorchModel(Model):
     # --- persistence ----------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
-        if self.net_ is None:
-            raise ModelError(f"model '{self.registry_name}' is not fitted: nothing to save")
-        return {
-            "network": dataclasses.asdict(self.net_.config),
-            "task": self.task,
-            "window": self.window_,
-            "feature_names": self.feature_names_,
-            "assets": self.assets_,
-            "label_map": {str(k): v for k, v in self.label_map_.items()},
-            "target": self.target_,
-            "return_target": self.return_target_,
-            "ret_scale": self.ret_scale_,
-            "class_sign": self.class_sign_,
-            "best_epoch": self.best_epoch_,
-            "history": self.history_,
-        }
+        return torch_state(self)
 
     def save_extra(self, directory: Path) -> None:
-        weights = {k: v.detach().cpu().contiguous() for k, v in self.net_.state_dict().items()}
-        tmp = directory / ".weights.safetensors.tmp"
-        save_file(weights, str(tmp))
-        tmp.replace(directory / "weights.safetensors")
-        if self.history_:
-            write_history(self.history_, directory)
-            if self.p("plots"):
-                plot_history(self.history_, directory / "training.png")
+        save_weights(self, directory)
 
     def set_state(self, state: dict[str, Any], directory: Path) -> None:
-        path = Path(directory) / "weights.safetensors"
-        if not path.is_file():
-            raise ModelError(f"model bundle '{directory}' has no weights.safetensors")
-        self.net_ = self.net_class(self.config_class(**state["network"]))
-        self.net_.load_state_dict(load_file(str(path)))
-        self.net_.eval()
-        self.task, self.window_ = state["task"], int(state["window"])
-        self.feature_names_, self.assets_ = list(state["feature_names"]), list(state["assets"])
-        self.label_map_ = {int(k): v for k, v in state["label_map"].items()}
-        self.target_, self.return_target_ = state["target"], state["return_target"]
-        self.ret_scale_, self.class_sign_ = float(state["ret_scale"]), list(state["class_sign"])
-        self.best_epoch_, self.history_ = state["best_epoch"], state["history"]
-        self.n_logits_ = state["network"]["n_logits"]
-        self.return_head_ = state["network"]["return_head"]
-        self.objective_ = Objective(
-            n_logits=self.n_logits_, return_head=self.return_head_, return_target=self.return_target_,
-            class_sign=torch.tensor(self.class_sign_) if self.class_sign_ else None,
-            ret_scale=self.ret_scale_,
-        )  # fmt: skip
-
-
-def _class_signs(train: Samples) -> list[float]:
-    """Position each class code stands for (+1 long, -1 short, 0 flat), in code order."""
-    signs = train.meta.get("label_sign")
-    if signs:
-        return [float(signs[k]) for k in sorted(train.label_map)]
-    named = [
-        float(SIGN_OF_NAME.get(train.label_map[k].lower(), 0)) for k in sorted(train.label_map)
-    ]
-    if len(named) == 2 and not any(named):
-        return [-1.0, 1.0]  # binary with unknown names: code 1 is the long class
-    return named
-
-
-def _class_weight(spec, y: np.ndarray, n_logits: int, k: int) -> torch.Tensor | None:
-    if spec is None or n_logits <= 1:
-        return None
-    if spec == "balanced":
-        counts = np.bincount(y.astype(int), minlength=k).astype(float)
-        return torch.tensor(len(y) / (k * np.maximum(counts, 1)), dtype=torch.float32)
-    if isinstance(spec, list | tuple) and len(spec) == k:
-        return torch.tensor([float(v) for v in spec], dtype=torch.float32)
-    raise ModelError(
-        f"class_weight must be null, 'balanced' or a list of {k} numbers, got {spec!r}"
-    )
-
-
-def _pos_weight(spec, y: np.ndarray, n_logits: int) -> torch.Tensor | None:
-    if spec is None or n_logits != 1:
-        return None
-    if spec == "balanced":
-        pos = float((y == 1).sum())
-        return torch.tensor((len(y) - pos) / max(pos, 1.0))
-    if isinstance(spec, int | float) and spec > 0:
-        return torch.tensor(float(spec))
-    raise ModelError(f"pos_weight must be null, 'balanced' or a number > 0, got {spec!r}")
+        restore_state(self, state, directory)
 
 
 # --- the registered models --------------------------------------------------------------------
