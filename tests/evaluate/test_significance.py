@@ -253,3 +253,9 @@ def test_assess_edge_on_a_real_edge_and_on_noise():
     flat = assess_edge(np.zeros(100), 252, n_boot=100, seed=0)
     assert not flat.verdict.edge and flat.sharpe.low == 0.0
     assert set(good.to_dict()) >= {"sharpe", "cagr", "psr", "dsr", "n_trials", "verdict"}
+
+
+def test_cagr_of_a_huge_short_gain_is_inf_like_the_kpis_not_an_overflow():
+    r = np.full(3, 0.10)  # +33 % in three hourly bars annualizes far beyond float range
+    assert cagr(r, 24 * 365.25) == math.inf
+    assert cagr(np.array([-1.0, 0.5]), 252) == -1.0  # wiped out

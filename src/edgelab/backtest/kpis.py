@@ -149,6 +149,16 @@ def _position_kpis(positions: pd.Series | pd.DataFrame | np.ndarray | None, ppy:
     return {"turnover": traded / n * ppy, "exposure": gross_sum / n, "time_in_market": held / n}
 
 
+def cagr_from_growth(final: float, n_bars: int, periods_per_year: float) -> float:
+    """CAGR of a growth factor `final` (equity end / start) over `n_bars` bars:
+    final^(ppy / n) - 1; -1 when wiped out; inf when a huge gain over a few bars
+    annualizes beyond float range (never an OverflowError)."""
+    if final <= 0:
+        return -1.0
+    with np.errstate(over="ignore"):
+        return float(np.expm1(np.log(final) * periods_per_year / n_bars))
+
+
 def compute_kpis(
     returns: pd.Series | np.ndarray,
     *,
@@ -212,8 +222,7 @@ def kpis_from_equity(
     max_dd, dd_bars, mean, std, downside = (float(x) for x in stats)
     dd_bars = int(dd_bars)
     final = float(equity[-1])
-    with np.errstate(over="ignore"):  # a huge gain over a few bars annualizes to inf
-        cagr = float(np.expm1(np.log(final) * ppy / n)) if final > 0 else -1.0
+    cagr = cagr_from_growth(final, n, ppy)
     out: dict[str, float] = {
         "total_return": final - 1.0,
         "cagr": float(cagr),

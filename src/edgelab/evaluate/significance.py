@@ -40,6 +40,7 @@ import numpy as np
 from arch.bootstrap import MovingBlockBootstrap, StationaryBootstrap, optimal_block_length
 from scipy import stats
 
+from edgelab.backtest.kpis import cagr_from_growth
 from edgelab.errors import ConfigError, DataError, unknown_name
 
 __all__ = [
@@ -86,10 +87,10 @@ def sharpe_ratio(returns: Any, periods_per_year: float = 1.0) -> float:
 
 
 def cagr(returns: Any, periods_per_year: float) -> float:
-    """Compound annual growth: prod(1 + r) ^ (periods_per_year / n) - 1 (-1 if wiped out)."""
+    """Compound annual growth of per-bar returns, the same definition as the backtest KPIs
+    (`cagr_from_growth`): -1 if wiped out, inf beyond float range."""
     r = np.asarray(returns, dtype=np.float64)
-    final = float(np.prod(1.0 + r))
-    return final ** (periods_per_year / r.size) - 1.0 if final > 0 else -1.0
+    return cagr_from_growth(float(np.prod(1.0 + r)), r.size, periods_per_year)
 
 
 # --- bootstrap intervals ---------------------------------------------------------------
